@@ -1,0 +1,114 @@
+"""wasiports pipeline: `doit list` shows the tasks, `doit` builds every recipe.
+
+Each verb has one subtask per recipe (`build:python-3.13.5`); doit's file_dep/targets and
+config_changed make a second run a no-op. The work itself lives in toolchain/.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from doit.tools import config_changed
+
+from toolchain import build, dist, paths, recipe
+from toolchain.errors import RecipeError
+from toolchain.tasks import action, config_changed_lazy, provision_sdk, sdk_still_there
+
+DOIT_CONFIG = {"default_tasks": ["smoke"], "verbosity": 2}
+
+try:
+    RECIPES = [r for r in recipe.discover() if r.kind == "interpreter"]
+except RecipeError as exc:
+    sys.exit(f"error: {exc.render()}")
+SDK_DATA = paths.RECIPES / "sdk.toml"
+TEMPLATES = sorted((paths.RECIPES / "templates").glob("*.j2"))
+
+
+def task_sdk():
+    """Provision the WASI SDK ($WASI_SDK_PATH, wasi-sdk release, or assembled from Debian)."""
+    return {
+        "actions": [action(provision_sdk)],
+        "file_dep": [SDK_DATA],
+        "targets": [build.sdk_record()],
+        "uptodate": [sdk_still_there],
+        "clean": True,
+    }
+
+
+def task_fetch():
+    """Download the pinned upstream tarball (upstream, mirrors, Debian) into the cache."""
+    for r in RECIPES:
+        yield {
+            "name": r.id,
+            "actions": [action(build.fetch_source, r)],
+            "targets": [build.fetch_record(r)],
+            "uptodate": [config_changed(r.source.model_dump_json()), lambda r=r: build.fetched(r)],
+        }
+
+
+def task_patch():
+    """Unpack a fresh source tree and apply the patch series in order."""
+    for r in RECIPES:
+        yield {
+            "name": r.id,
+            "actions": [action(build.prepare_source, r)],
+            "file_dep": [build.fetch_record(r), *r.patches()],
+            "targets": [build.patched_stamp(r)],
+        }
+
+
+def task_configure():
+    """Run the native prerequisite build, then configure for wasm32-wasi with rendered flags."""
+    for r in RECIPES:
+        yield {
+            "name": r.id,
+            "actions": [action(build.timed, "configure", r, build.configure)],
+            "file_dep": [build.patched_stamp(r), build.sdk_record(), *TEMPLATES],
+            "targets": [build.host_dir(r) / "config.status"],
+            "uptodate": [config_changed_lazy(lambda r=r: build.rendered_config(r))],
+        }
+
+
+def task_build():
+    """Compile the interpreter for wasm32-wasi (make)."""
+    for r in RECIPES:
+        yield {
+            "name": r.id,
+            "actions": [action(build.timed, "build", r, build.make)],
+            "file_dep": [build.host_dir(r) / "config.status"],
+            "targets": [build.host_dir(r) / r.build.product],
+        }
+
+
+def task_install():
+    """Install into a staging directory (make install DESTDIR=…)."""
+    for r in RECIPES:
+        yield {
+            "name": r.id,
+            "actions": [action(build.timed, "install", r, build.install)],
+            "file_dep": [build.host_dir(r) / r.build.product],
+            "targets": [build.stage_dir(r) / ".wasiports-installed"],
+        }
+
+
+def task_dist():
+    """Package dist/<id>-wasi/ (module, stdlib, launcher, manifest) and its tarball."""
+    for r in RECIPES:
+        yield {
+            "name": r.id,
+            "actions": [action(dist.package, r)],
+            "file_dep": [build.stage_dir(r) / ".wasiports-installed", r.path, *TEMPLATES],
+            "targets": [build.dist_dir(r) / r.artifact.module_name, dist.launcher_path(r),
+                        dist.manifest_path(r), dist.tarball_path(r)],
+        }
+
+
+def task_smoke():
+    """Run the packaged interpreter and check that it reports its version."""
+    for r in RECIPES:
+        yield {
+            "name": r.id,
+            "actions": [action(dist.smoke, r)],
+            "file_dep": [build.dist_dir(r) / r.artifact.module_name, dist.launcher_path(r)],
+            "targets": [build.work_dir(r) / "smoke.txt"],
+        }

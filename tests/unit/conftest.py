@@ -1,0 +1,49 @@
+"""Seal the unit tests: any subprocess or non-loopback connection fails the test at once."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import subprocess
+
+import pytest
+
+
+class SealBroken(AssertionError):
+    pass
+
+
+def _is_loopback(address: object) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def sealed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_subprocess(*args: object, **kwargs: object) -> None:
+        raise SealBroken(f"unit tests may not start processes: {args[:1]!r}")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", no_subprocess)
+
+    real_connect = socket.socket.connect
+
+    def loopback_only(self: socket.socket, address: object) -> object:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+            raise SealBroken(f"unit tests may only connect to loopback, not {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", loopback_only)
+
+    real_getaddrinfo = socket.getaddrinfo
+
+    def resolve_loopback_only(host: object, *args: object, **kwargs: object) -> object:
+        if host is not None and not _is_loopback(host):
+            raise SealBroken(f"unit tests may not resolve {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve_loopback_only)

@@ -1,0 +1,124 @@
+"""Recipe validation: the real recipes load; broken ones fail with exact, located messages."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from toolchain import paths, recipe
+from toolchain.errors import RecipeError
+
+PYTHON = paths.RECIPES / "python" / "3.13.5.toml"
+
+
+def write(tmp_path: Path, data: dict, name: str = "python", version: str = "3.13.5") -> Path:
+    target = tmp_path / name / f"{version}.toml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(tomli_w.dumps(data).encode())
+    return target
+
+
+@pytest.fixture
+def good() -> dict:
+    return tomllib.loads(PYTHON.read_text())
+
+
+def test_every_recipe_in_the_repo_loads() -> None:
+    found = recipe.discover()
+    assert "python-3.13.5" in [r.id for r in found]
+
+
+def test_python_recipe_values(good: dict) -> None:
+    r = recipe.load(PYTHON)
+    assert r.source.sha256 == "93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"
+    assert r.source.debian is not None and r.source.debian.identical
+    assert all(e.reason for e in r.build.config_site)
+    assert r.patch_dir == paths.PATCHES / "python" / "3.13.5"
+
+
+def test_missing_sha256_names_file_and_key(tmp_path: Path, good: dict) -> None:
+    del good["source"]["sha256"]
+    with pytest.raises(RecipeError) as info:
+        recipe.load(write(tmp_path, good))
+    assert str(info.value).splitlines()[0].endswith("python/3.13.5.toml: source.sha256: missing")
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path: Path, good: dict) -> None:
+    good["source"]["sha265"] = good["source"]["sha256"]
+    with pytest.raises(RecipeError) as info:
+        recipe.load(write(tmp_path, good))
+    assert "source.sha265: unknown key (did you mean 'sha256'?)" in str(info.value)
+
+
+def test_unknown_nested_key_in_list_entry(tmp_path: Path, good: dict) -> None:
+    good["build"]["config_site"][0]["raeson"] = "x"
+    with pytest.raises(RecipeError) as info:
+        recipe.load(write(tmp_path, good))
+    assert "build.config_site.0.raeson: unknown key (did you mean 'reason'?)" in str(info.value)
+
+
+def test_bad_hash_and_url(tmp_path: Path, good: dict) -> None:
+    good["source"]["sha256"] = "ABC"
+    good["source"]["urls"] = ["ftp://example.invalid/x.tar.xz"]
+    with pytest.raises(RecipeError) as info:
+        recipe.load(write(tmp_path, good))
+    text = str(info.value)
+    assert "2 problems" in text
+    assert "source.sha256: must be 64 lowercase hex digits" in text
+    assert "source.urls: 'ftp://example.invalid/x.tar.xz' is not an http(s):// or file:// URL" in text
+
+
+def test_config_site_entry_needs_a_reason(tmp_path: Path, good: dict) -> None:
+    del good["build"]["config_site"][1]["reason"]
+    with pytest.raises(RecipeError) as info:
+        recipe.load(write(tmp_path, good))
+    assert str(info.value).splitlines()[0].endswith("build.config_site.1.reason: missing")
+
+
+def test_debian_repack_needs_its_own_hash(tmp_path: Path, good: dict) -> None:
+    good["source"]["debian"]["identical"] = False
+    with pytest.raises(RecipeError) as info:
+        recipe.load(write(tmp_path, good))
+    assert "source.debian: a repacked Debian tarball (identical = false) needs its own 'sha256'" in str(info.value)
+
+
+def test_file_must_match_name_and_version(tmp_path: Path, good: dict) -> None:
+    with pytest.raises(RecipeError) as info:
+        recipe.load(write(tmp_path, good, version="3.13.6"))
+    assert "the file must be recipes/python/3.13.5.toml" in str(info.value)
+
+
+def test_interpreter_needs_artifact(tmp_path: Path, good: dict) -> None:
+    del good["artifact"]
+    with pytest.raises(RecipeError) as info:
+        recipe.load(write(tmp_path, good))
+    assert "an interpreter recipe needs [artifact] and [smoke] sections" in str(info.value)
+
+
+def test_schema_version_checked(tmp_path: Path, good: dict) -> None:
+    good["schema"] = 2
+    with pytest.raises(RecipeError) as info:
+        recipe.load(write(tmp_path, good))
+    assert "schema: this wasiports reads schema 1, not 2" in str(info.value)
+
+
+def test_invalid_toml_is_reported_with_the_file(tmp_path: Path) -> None:
+    target = tmp_path / "python" / "3.13.5.toml"
+    target.parent.mkdir()
+    target.write_text("schema = \n")
+    with pytest.raises(RecipeError) as info:
+        recipe.load(target)
+    assert "python/3.13.5.toml: not valid TOML" in str(info.value)
+
+
+def test_patch_series_is_sorted_and_filtered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paths, "PATCHES", tmp_path)
+    d = tmp_path / "python" / "3.13.5"
+    d.mkdir(parents=True)
+    for name in ("0002-b.patch", "0001-a.patch", "README.md", "notes.patch"):
+        (d / name).write_text("x")
+    r = recipe.load(PYTHON)
+    assert [p.name for p in r.patches()] == ["0001-a.patch", "0002-b.patch"]

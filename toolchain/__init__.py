@@ -1,0 +1,3 @@
+"""wasiports: build language interpreters for wasm32-wasi from pinned upstream sources."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,285 @@
+"""The steps that turn a recipe into an installed wasm interpreter.
+
+Each public function is one doit action, idempotent, logging every command to the recipe's log
+(``build/<id>/build.log``). The work tree of a recipe::
+
+    build/<id>/fetch.json                  which origin served the source, its sha256
+    build/<id>/src/                        unpacked upstream tree with the patch series applied
+    build/<id>/src/cross-build/build/      the native build (when the recipe has one)
+    build/<id>/src/cross-build/<host>/     the wasm build
+    build/<id>/config.site                 rendered from the recipe's overrides
+    build/<id>/stage/                      `make install DESTDIR=…`
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import sys
+import sysconfig
+import time
+from pathlib import Path
+from typing import Any
+
+from . import cmd, fetch, paths, sdk
+from .debian import AptState
+from .errors import FetchError
+from .patch import apply_series
+from .recipe import Recipe
+from .render import render, render_file
+from .unpack import unpack
+
+PATCHED_STAMP = ".wasiports-patched"
+
+
+# --- where things are -------------------------------------------------------------------------
+
+def work_dir(recipe: Recipe) -> Path:
+    return paths.BUILD / recipe.id
+
+
+def log_path(recipe: Recipe) -> Path:
+    return work_dir(recipe) / "build.log"
+
+
+def src_dir(recipe: Recipe) -> Path:
+    return work_dir(recipe) / "src"
+
+
+def native_dir(recipe: Recipe) -> Path:
+    return src_dir(recipe) / "cross-build" / "build"
+
+
+def host_dir(recipe: Recipe) -> Path:
+    return src_dir(recipe) / "cross-build" / recipe.build.host
+
+
+def stage_dir(recipe: Recipe) -> Path:
+    return work_dir(recipe) / "stage"
+
+
+def fetch_record(recipe: Recipe) -> Path:
+    return work_dir(recipe) / "fetch.json"
+
+
+def fetched(recipe: Recipe) -> bool:
+    """The fetch record exists and the cached tarball it names is still there."""
+    try:
+        return Path(json.loads(fetch_record(recipe).read_text())["path"]).is_file()
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def patched_stamp(recipe: Recipe) -> Path:
+    return src_dir(recipe) / PATCHED_STAMP
+
+
+def sdk_record() -> Path:
+    return paths.BUILD / "sdk.json"
+
+
+def dist_dir(recipe: Recipe) -> Path:
+    return paths.DIST / f"{recipe.id}-wasi"
+
+
+def runner_command() -> str:
+    """The HOSTRUNNER-shaped command that starts a wasm module with this interpreter's runner."""
+    return shlex.join([sys.executable, "-m", "toolchain.runner", "run"])
+
+
+def load_sdk() -> sdk.SdkInfo:
+    return sdk.SdkInfo.from_json(json.loads(sdk_record().read_text()))
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+def context(recipe: Recipe, info: sdk.SdkInfo | None = None) -> dict[str, Any]:
+    """Names recipe templates may use. Paths are absolute; values are strings."""
+    info = info or load_sdk()
+    src = src_dir(recipe)
+    epoch_file = src / "configure"
+    return {
+        "recipe": recipe,
+        "recipe_file": str(recipe.path.relative_to(paths.ROOT)) if recipe.path.is_relative_to(paths.ROOT) else str(recipe.path),
+        "name": recipe.name,
+        "version": recipe.version,
+        "version_short": ".".join(recipe.version.split(".")[:2]),
+        "host": recipe.build.host,
+        "build_triple": sysconfig.get_config_var("BUILD_GNU_TYPE") or f"{os.uname().machine}-pc-linux-gnu",
+        "src_dir": str(src),
+        "native_dir": str(native_dir(recipe)),
+        "native_product": str(native_dir(recipe) / recipe.build.native.produces) if recipe.build.native else "",
+        "build_dir": str(host_dir(recipe)),
+        "stage": str(stage_dir(recipe)),
+        "sdk": str(info.path),
+        "sysroot": str(info.sysroot),
+        "runner": runner_command(),
+        "jobs": str(recipe.build.jobs or os.cpu_count() or 1),
+        "source_date_epoch": str(int(epoch_file.stat().st_mtime)) if epoch_file.exists() else "0",
+        "env": dict(os.environ),
+    }
+
+
+def _where(recipe: Recipe, key: str) -> str:
+    return f"{recipe.path.relative_to(paths.ROOT) if recipe.path.is_relative_to(paths.ROOT) else recipe.path}: {key}"
+
+
+def configure_argv(recipe: Recipe, ctx: dict[str, Any]) -> list[str]:
+    return [render(a, ctx, where=_where(recipe, f"build.configure[{i}]"))
+            for i, a in enumerate(recipe.build.configure)]
+
+
+def build_env(recipe: Recipe, ctx: dict[str, Any]) -> dict[str, str]:
+    env = {k: render(v, ctx, where=_where(recipe, f"build.env.{k}")) for k, v in recipe.build.env.items()}
+    if recipe.build.config_site:
+        env["CONFIG_SITE"] = str(work_dir(recipe) / "config.site")
+    return env
+
+
+def config_site_text(recipe: Recipe, ctx: dict[str, Any]) -> str:
+    return render_file(paths.RECIPES / "templates" / "config.site.j2", ctx,
+                       where=_where(recipe, "build.config_site"))
+
+
+def rendered_config(recipe: Recipe) -> dict[str, Any]:
+    """Everything configure sees, for doit's ``config_changed``: flags change → rebuild.
+
+    Host-specific values (the PATH) are left out so the key is stable across machines."""
+    ctx = context(recipe)
+    env = build_env(recipe, ctx)
+    env.pop("PATH", None)
+    return {
+        "configure": configure_argv(recipe, ctx),
+        "env": env,
+        "config_site": config_site_text(recipe, ctx),
+        "native": recipe.build.native.model_dump() if recipe.build.native else None,
+        "make": recipe.build.make,
+        "install": recipe.build.install,
+    }
+
+
+# --- steps --------------------------------------------------------------------------------------
+
+def _debian_origin(recipe: Recipe, file: str) -> fetch.Origin | None:
+    deb = recipe.source.debian
+    assert deb is not None
+    apt = sdk.load_data()["apt"]
+    pool = AptState(apt["suites"], apt["components"]).source_file(
+        deb.package, deb.version, file, log=log_path(recipe))
+    return fetch.Origin("debian", pool.url)
+
+
+def fetch_source(recipe: Recipe) -> None:
+    """Download (or find in the cache) the pinned tarball; record which origin served it.
+
+    Origins: the upstream URLs, then WASIPORTS_MIRRORS, then Debian's source package, all held
+    to the one pin. When Debian repacked the tarball, its file is a separate, labelled fallback
+    with its own pin, and the record says a repack was used."""
+    src, deb = recipe.source, recipe.source.debian
+    origins = [*fetch.upstream_origins(src.urls), *fetch.mirror_origins(src.archive)]
+    record: dict[str, Any] = {"archive": src.archive, "pin_provenance": src.provenance,
+                              "repack": False}
+    try:
+        lazy = [lambda: _debian_origin(recipe, deb.file)] if deb and deb.identical else []
+        got = fetch.fetch(src.archive, src.sha256, origins, lazy_origins=lazy)
+    except FetchError:
+        if deb is None or deb.identical or deb.sha256 is None:
+            raise
+        print(f"fetch: {recipe.id}: upstream tarball unavailable; using Debian's repack "
+              f"{deb.file} ({deb.note})")
+        got = fetch.fetch(deb.file, deb.sha256, [], lazy_origins=[lambda: _debian_origin(recipe, deb.file)])
+        record.update(archive=deb.file, repack=True, repack_note=deb.note)
+    record.update(path=str(got.path), sha256=got.sha256, size=got.size,
+                  origin=got.origin.kind, url=got.origin.url)
+    fetch_record(recipe).parent.mkdir(parents=True, exist_ok=True)
+    fetch_record(recipe).write_text(json.dumps(record, indent=2) + "\n")
+    print(f"fetch: {recipe.id}: {record['archive']} served by {got.origin.kind} ({got.origin.url})")
+
+
+def prepare_source(recipe: Recipe) -> None:
+    """Unpack a fresh tree and apply the patch series (stops at the first failing hunk)."""
+    record = json.loads(fetch_record(recipe).read_text())
+    src = src_dir(recipe)
+    unpack(Path(record["path"]), src, strip_components=recipe.source.strip_components)
+    series = recipe.patches()
+    apply_series(series, src, log=log_path(recipe))
+    stamp = {"archive_sha256": record["sha256"],
+             "patches": [{"name": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+                         for p in series]}
+    patched_stamp(recipe).write_text(json.dumps(stamp, indent=2) + "\n")
+    print(f"patch: {recipe.id}: {len(series)} patch(es) applied in {src}")
+
+
+def _native(recipe: Recipe, ctx: dict[str, Any]) -> None:
+    native = recipe.build.native
+    if native is None:
+        return
+    out = native_dir(recipe)
+    key = hashlib.sha256(json.dumps(native.model_dump(), sort_keys=True).encode()).hexdigest()
+    stamp = out / ".wasiports-native"
+    if stamp.is_file() and stamp.read_text() == key and Path(ctx["native_product"]).exists():
+        print(f"build: {recipe.id}: native build up to date ({out})")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    env = {k: render(v, ctx, where=_where(recipe, f"build.native.env.{k}")) for k, v in native.env.items()}
+    argv = [render(a, ctx, where=_where(recipe, "build.native.configure")) for a in native.configure]
+    cmd.run(argv, cwd=out, env=env, log=log_path(recipe))
+    cmd.run(["make", f"-j{ctx['jobs']}", *native.make], cwd=out, env=env, log=log_path(recipe))
+    stamp.write_text(key)
+
+
+def _steps(recipe: Recipe, steps: list[Any], ctx: dict[str, Any], key: str) -> None:
+    for i, step in enumerate(steps):
+        where = _where(recipe, f"{key}[{i}]")
+        argv = [render(a, ctx, where=where) for a in step.run]
+        cmd.run(argv, cwd=Path(render(step.cwd, ctx, where=where)), log=log_path(recipe))
+
+
+def configure(recipe: Recipe) -> None:
+    """The native prerequisite (if any), then configure for wasm with the rendered flags."""
+    ctx = context(recipe)
+    _native(recipe, ctx)
+    out = host_dir(recipe)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    if recipe.build.config_site:
+        (work_dir(recipe) / "config.site").write_text(config_site_text(recipe, ctx))
+    _steps(recipe, recipe.build.pre_configure, ctx, "build.pre_configure")
+    cmd.run(configure_argv(recipe, ctx), cwd=out, env=build_env(recipe, ctx), log=log_path(recipe))
+
+
+def make(recipe: Recipe) -> None:
+    """``make -jN <targets>`` in the wasm build directory."""
+    ctx = context(recipe)
+    cmd.run(["make", f"-j{ctx['jobs']}", *recipe.build.make], cwd=host_dir(recipe),
+            env=build_env(recipe, ctx), log=log_path(recipe))
+
+
+def install(recipe: Recipe) -> None:
+    """``make install`` into a fresh stage directory, then the recipe's post-install steps."""
+    ctx = context(recipe)
+    stage = stage_dir(recipe)
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    cmd.run(["make", *recipe.build.install, f"DESTDIR={stage}"], cwd=host_dir(recipe),
+            env=build_env(recipe, ctx), log=log_path(recipe))
+    _steps(recipe, recipe.build.post_install, ctx, "build.post_install")
+    (stage / ".wasiports-installed").write_text(recipe.id + "\n")
+
+
+def timed(label: str, recipe: Recipe, func: Any) -> None:
+    """Run one step and append its wall time to ``build/<id>/timings.json``."""
+    start = time.monotonic()
+    func(recipe)
+    seconds = round(time.monotonic() - start, 1)
+    record = work_dir(recipe) / "timings.json"
+    data = json.loads(record.read_text()) if record.is_file() else {}
+    data[label] = seconds
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"{label}: {recipe.id}: {seconds} s")

@@ -1,0 +1,302 @@
+"""The recipe format: one TOML file per language version (``recipes/<name>/<version>.toml``).
+
+A recipe is data. This module turns it into frozen, typed objects and rejects anything else with
+an error naming the file and the key path, e.g. ``recipes/php/8.2.32.toml: source.sha256: missing``.
+Unknown keys are refused with a "did you mean" suggestion.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import paths
+from .errors import RecipeError
+
+SCHEMA_VERSION = 1
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DebianOrigin(_Strict):
+    """The Debian source package that carries the upstream tarball (the offline origin)."""
+
+    package: str
+    version: str
+    file: str = Field(description="file name of the orig tarball inside the source package")
+    identical: bool = Field(
+        description="true when Debian's orig is byte-identical to upstream (same sha256)"
+    )
+    sha256: str | None = Field(
+        default=None, description="the repack's own sha256 when identical is false"
+    )
+    note: str = ""
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str | None) -> str | None:
+        if value is not None and not _SHA256.match(value):
+            raise ValueError("must be 64 lowercase hex digits")
+        return value
+
+    @model_validator(mode="after")
+    def _repack_needs_hash(self) -> DebianOrigin:
+        if not self.identical and self.sha256 is None:
+            raise ValueError(
+                "a repacked Debian tarball (identical = false) needs its own 'sha256' and a 'note'"
+            )
+        if self.identical and self.sha256 is not None:
+            raise ValueError("'sha256' is only for repacks; identical = true reuses source.sha256")
+        return self
+
+
+class Source(_Strict):
+    archive: str = Field(description="upstream file name, also the cache file name")
+    sha256: str
+    provenance: str = Field(description="where the sha256 pin was read from")
+    urls: list[str] = Field(min_length=1, description="upstream URLs, tried first, in order")
+    strip_components: int = 1
+    debian: DebianOrigin | None = None
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        if not _SHA256.match(value):
+            raise ValueError("must be 64 lowercase hex digits")
+        return value
+
+    @field_validator("urls")
+    @classmethod
+    def _https(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("https://", "http://", "file://")):
+                raise ValueError(f"{url!r} is not an http(s):// or file:// URL")
+        return urls
+
+
+class Sdk(_Strict):
+    min_clang: int = Field(ge=15, description="oldest clang major version the build accepts")
+    wasi_libc_features: list[str] = Field(
+        default_factory=list, description="sysroot libraries the build links, e.g. wasi-emulated-signal"
+    )
+
+
+class ConfigSiteEntry(_Strict):
+    var: str
+    value: str
+    reason: str = Field(min_length=3)
+
+    @field_validator("var")
+    @classmethod
+    def _autoconf_var(cls, var: str) -> str:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", var):
+            raise ValueError(f"{var!r} is not a shell variable name")
+        return var
+
+
+class Step(_Strict):
+    """One command; strings are Jinja2 templates rendered with the build context."""
+
+    run: list[str] = Field(min_length=1)
+    cwd: str = "{{ build_dir }}"
+    why: str = ""
+
+
+class NativeBuild(_Strict):
+    """A build for the build machine that the cross build needs (CPython's build-python)."""
+
+    configure: list[str]
+    make: list[str] = Field(default_factory=lambda: ["all"])
+    env: dict[str, str] = Field(default_factory=dict)
+    produces: str = Field(description="path, relative to the native build dir, of what it makes")
+
+
+class Build(_Strict):
+    host: str = Field(description="the --host triple handed to configure")
+    native: NativeBuild | None = None
+    pre_configure: list[Step] = Field(default_factory=list)
+    configure: list[str] = Field(description="configure command line, Jinja2 templates")
+    env: dict[str, str] = Field(default_factory=dict, description="environment, Jinja2 templates")
+    config_site: list[ConfigSiteEntry] = Field(default_factory=list)
+    make: list[str] = Field(default_factory=lambda: ["all"])
+    product: str = Field(description="the wasm module `make` leaves in the build directory")
+    install: list[str] = Field(default_factory=lambda: ["install"])
+    post_install: list[Step] = Field(default_factory=list)
+    jobs: int | None = Field(default=None, ge=1, description="make -j; default: the core count")
+
+
+class Artifact(_Strict):
+    """What goes into dist/<name>-<version>-wasi/."""
+
+    module: str = Field(description="the .wasm file inside the install stage")
+    module_name: str = Field(description="its name inside the artifact")
+    trees: dict[str, str] = Field(
+        default_factory=dict, description="artifact dir -> install stage dir (the stdlib, …)"
+    )
+    exclude: list[str] = Field(default_factory=list, description="glob patterns left out")
+    guest_mounts: dict[str, str] = Field(
+        default_factory=dict, description="artifact dir -> guest path the launcher maps it to"
+    )
+    guest_env: dict[str, str] = Field(default_factory=dict)
+    stack_size: int = Field(default=16 * 1024 * 1024, ge=65536)
+    launcher_template: str = "templates/launcher.sh.j2"
+
+
+class Smoke(_Strict):
+    args: list[str]
+    expect: list[str] = Field(min_length=1, description="substrings the output must contain")
+
+
+class Test(_Strict):
+    """Filled by the test-harness work; present so recipes can already carry it."""
+
+    suite: str = ""
+    expectations: str = ""
+
+
+class Recipe(_Strict):
+    schema_: int = Field(alias="schema")
+    kind: Literal["interpreter", "library"]
+    name: str
+    version: str
+    summary: str
+    license: str
+    homepage: str
+    source: Source
+    sdk: Sdk
+    build: Build
+    artifact: Artifact | None = None
+    smoke: Smoke | None = None
+    test: Test = Field(default_factory=Test)
+
+    # Set by the loader, not by the file.
+    path: Path = Field(default=Path(), exclude=True)
+
+    @field_validator("schema_")
+    @classmethod
+    def _schema(cls, value: int) -> int:
+        if value != SCHEMA_VERSION:
+            raise ValueError(f"this wasiports reads schema {SCHEMA_VERSION}, not {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _interpreter_has_artifact(self) -> Recipe:
+        if self.kind == "interpreter" and (self.artifact is None or self.smoke is None):
+            raise ValueError("an interpreter recipe needs [artifact] and [smoke] sections")
+        return self
+
+    @property
+    def id(self) -> str:
+        """``python-3.13.5``: the doit subtask name and the directory stem everywhere."""
+        return f"{self.name}-{self.version}"
+
+    @property
+    def patch_dir(self) -> Path:
+        return paths.PATCHES / self.name / self.version
+
+    def patches(self) -> list[Path]:
+        """The series: ``NNNN-*.patch`` files in name order."""
+        if not self.patch_dir.is_dir():
+            return []
+        return sorted(self.patch_dir.glob("[0-9][0-9][0-9][0-9]-*.patch"))
+
+    def template_path(self, name: str) -> Path:
+        """Templates named by a recipe resolve next to it first, then in ``recipes/``."""
+        for base in (self.path.parent, paths.RECIPES):
+            if (base / name).is_file():
+                return base / name
+        raise RecipeError(
+            f"{_display(self.path)}: template {name!r} not found",
+            why=f"looked in {self.path.parent} and {paths.RECIPES}",
+        )
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(paths.ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names valid at ``loc`` (used for "did you mean")."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(part) or next(
+            (f for f in current.model_fields.values() if f.alias == part), None
+        )
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items() if name != "path"]
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _message(error: Any) -> str:
+    loc = tuple(error["loc"])
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    if error["type"] == "missing":
+        return f"{key}: missing"
+    if error["type"] == "extra_forbidden":
+        known = _fields_at(Recipe, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+        return f"{key}: unknown key{hint}"
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    return f"{key}: {msg}"
+
+
+def load(path: Path) -> Recipe:
+    """Read and validate one recipe; every problem is reported, each with its key path."""
+    shown = _display(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecipeError(f"{shown}: no such recipe file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError(f"{shown}: not valid TOML: {exc}") from None
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{shown}: {_message(e)}" for e in exc.errors()]
+        raise RecipeError(
+            problems[0] if len(problems) == 1 else f"{shown}: {len(problems)} problems\n"
+            + "\n".join(f"  {p}" for p in problems),
+            hint="see docs/recipes.md for the format",
+        ) from None
+    expected_stem = recipe.version
+    if path.stem != expected_stem or path.parent.name != recipe.name:
+        raise RecipeError(
+            f"{shown}: name/version: the file must be recipes/{recipe.name}/{recipe.version}.toml",
+            why="the path is how tasks and patch folders find a recipe",
+        )
+    return recipe.model_copy(update={"path": path.resolve()})
+
+
+def discover(root: Path | None = None) -> list[Recipe]:
+    """Every recipe under ``recipes/<name>/<version>.toml``, sorted by id."""
+    base = root or paths.RECIPES
+    return sorted((load(p) for p in base.glob("*/*.toml")), key=lambda r: r.id)

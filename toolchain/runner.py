@@ -1,0 +1,641 @@
+"""Run WASI preview 1 command modules with wasmtime-py, in-process, sandboxed by default.
+
+Library: ``run(RunSpec(...)) -> RunResult``. Command line (shaped like ``wasmtime run`` so that
+CPython's build can use it as ``HOSTRUNNER``)::
+
+    python -m toolchain.runner run [options] MODULE [ARGS...]
+
+The guest sees nothing of the host unless asked: no directories but the ``--dir`` preopens, no
+environment but ``--env`` (or ``--inherit-env``), argv exactly as given. Stdio is inherited.
+
+Exit statuses (of :func:`run` and of the command):
+
+* the guest's own status, from ``proc_exit`` or 0 when ``_start`` returns. WASI statuses are
+  unsigned 32-bit; like a POSIX ``wait`` status they are reduced to their low byte (``exit(-1)``
+  and ``exit(255)`` give 255, ``exit(256)`` gives 0, as natively).
+* :data:`EXIT_TRAP` (134 = 128 + SIGABRT, as ``wasmtime run`` reports traps) when the guest
+  traps; :attr:`RunResult.trap` holds one line such as
+  ``wasm trap: wasm `unreachable` instruction executed``.
+* :data:`EXIT_TIMEOUT` (124, as coreutils ``timeout``) when the wall-clock limit was hit.
+* :data:`EXIT_INTERRUPTED` (130 = 128 + SIGINT), command line only, on Ctrl-C.
+* ``RunnerError.exit_code`` (8), command line only, when the module cannot be loaded or linked.
+
+Why ``proc_exit`` is ours: wasmtime's WASI refuses statuses outside ``[0, 126)``. Observed with
+wasmtime 50.0.1: ``proc_exit(255)`` raises a plain ``WasmtimeError`` (not ``ExitTrap``, no
+``.code``) whose root cause is ``exit with invalid exit status outside of [0..126)`` - the status
+is lost. PHP exits with 255 on fatal errors, so the runner shadows
+``wasi_snapshot_preview1.proc_exit`` with a host function that records the status and unwinds.
+
+Stack: CPython needs a 16 MiB wasm stack. ``Config.max_wasm_stack`` above wasmtime's async stack
+size (2 MiB by default) makes ``Engine()`` panic and abort the process, and wasmtime-py has no
+setter for the latter, so :func:`_make_engine` calls the C API's
+``wasmtime_config_async_stack_size_set`` (bound in ``wasmtime._ffi``) first. The wasm stack
+also lives on the native stack of the calling thread: a main thread with the usual 8 MiB
+``ulimit -s`` segfaults long before 16 MiB of wasm frames, so guests run on a worker thread
+created with a stack of ``stack_size`` + :data:`THREAD_STACK_MARGIN`.
+
+Compiled modules are cached in ``paths.wasm_cache_dir()`` (see :func:`load_module`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import wasmtime
+from wasmtime import _ffi as wasmtime_ffi
+
+from . import paths
+from .errors import RunnerError
+
+log = logging.getLogger(__name__)
+
+EXIT_TRAP = 134
+"""Exit status of a guest that trapped (128 + SIGABRT, like ``wasmtime run``)."""
+EXIT_TIMEOUT = 124
+"""Exit status of a guest stopped by the wall-clock limit (like coreutils ``timeout``)."""
+EXIT_INTERRUPTED = 130
+"""Exit status of the command line when interrupted by Ctrl-C (128 + SIGINT)."""
+
+DEFAULT_STACK_SIZE = 16 * 1024 * 1024
+ASYNC_STACK_MARGIN = 1024 * 1024
+"""wasmtime requires async stack size > max_wasm_stack; we keep this much on top."""
+THREAD_STACK_MARGIN = 8 * 1024 * 1024
+"""Native stack for host frames (Python, wasmtime, WASI calls) on top of the wasm stack."""
+HOST_CALL_GRACE = 1.0
+"""Seconds an interrupted guest gets to reach an epoch check; a guest blocked in a host call
+(e.g. reading an empty stdin) does not, and is then abandoned on its daemon thread."""
+EPOCH_FAR_FUTURE = 1 << 62
+
+WASI_MODULE = "wasi_snapshot_preview1"
+PROG = "wasiports run"
+
+_thread_stack_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to run and with which permissions; everything not granted here stays hidden."""
+
+    module: Path
+    args: Sequence[str] = ()
+    """Guest argv after argv[0]."""
+    argv0: str | None = None
+    """Guest argv[0]; default: the module's file name."""
+    dirs: Sequence[tuple[str, str]] = ()
+    """Preopened directories as ``(host_path, guest_path)``."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """The guest's environment (on top of the host's if ``inherit_env``)."""
+    inherit_env: bool = False
+    """Pass the host environment through (explicit opt-in)."""
+    stack_size: int = DEFAULT_STACK_SIZE
+    """Maximum wasm stack in bytes."""
+    timeout: float | None = None
+    """Wall-clock limit in seconds, enforced by epoch interruption."""
+    memory_limit: int | None = None
+    """Cap on linear memory in bytes; ``memory.grow`` past it returns -1."""
+    cwd: str | None = None
+    """Guest working directory, passed as ``PWD``."""
+    stdin: Path | None = None
+    stdout: Path | None = None
+    stderr: Path | None = None
+    """Files for the guest's stdio (stdout/stderr are truncated); ``None`` inherits ours."""
+    wasm_exceptions: bool = False
+    """Force on wasm exception handling (PHP's setjmp/longjmp). ``False`` keeps wasmtime's
+    default, which in 50.0.1 already accepts the (exnref) proposal; the legacy encoding is
+    refused either way."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a guest ended: see the module docstring for the exit-status conventions."""
+
+    exit_code: int
+    trap: str | None
+    timed_out: bool
+    duration: float
+
+
+# --- engine and compiled-module cache ---------------------------------------------------------
+
+
+def _wasmtime_version() -> str:
+    try:
+        return importlib.metadata.version("wasmtime")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - vendored copies
+        lib = Path(wasmtime_ffi.dll._name)
+        st = lib.stat()
+        return f"unknown-{st.st_size}-{st.st_mtime_ns}"
+
+
+def _compile_settings(spec: RunSpec) -> dict[str, object]:
+    """The engine settings that shape compiled code (the cache key's config part)."""
+    return {
+        "wasmtime": _wasmtime_version(),
+        "machine": platform.machine(),
+        "epoch_interruption": True,
+        "wasm_exceptions": spec.wasm_exceptions,
+    }
+
+
+def _make_engine(spec: RunSpec) -> wasmtime.Engine:
+    """An engine for one run: epoch interruption on, stack as asked (async stack raised first)."""
+    if spec.stack_size <= 0:
+        raise RunnerError(f"invalid wasm stack size {spec.stack_size}", hint="give a positive size")
+    config = wasmtime.Config()
+    # Must precede max_wasm_stack: a wasm stack above the async stack panics Engine().
+    wasmtime_ffi.wasmtime_config_async_stack_size_set(
+        config.ptr(), ctypes.c_size_t(spec.stack_size + ASYNC_STACK_MARGIN)
+    )
+    config.max_wasm_stack = spec.stack_size
+    config.epoch_interruption = True
+    if spec.wasm_exceptions:
+        config.wasm_exceptions = True
+    return wasmtime.Engine(config)
+
+
+def _atomic_write(target: Path, data: bytes | bytearray) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def module_digest(module: Path, cache_dir: Path | None = None) -> str:
+    """sha256 of the module's bytes, memoised by (path, device, inode, size, mtime_ns)."""
+    cache_dir = cache_dir or paths.wasm_cache_dir()
+    resolved = module.resolve()
+    st = resolved.stat()
+    stamp = [str(resolved), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+    memo = cache_dir / "digests" / (hashlib.sha256(str(resolved).encode()).hexdigest() + ".json")
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        saved = json.loads(memo.read_text())
+        if saved["stamp"] == stamp:
+            return str(saved["sha256"])
+    h = hashlib.sha256()
+    with open(resolved, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    try:
+        _atomic_write(memo, json.dumps({"stamp": stamp, "sha256": digest}).encode())
+    except OSError as e:
+        log.debug("cannot write digest memo %s: %s", memo, e)
+    return digest
+
+
+def cache_path(spec: RunSpec, cache_dir: Path | None = None) -> Path:
+    """Where the compiled form of ``spec.module`` for ``spec``'s engine settings is cached."""
+    cache_dir = cache_dir or paths.wasm_cache_dir()
+    settings = json.dumps(_compile_settings(spec), sort_keys=True).encode()
+    config_key = hashlib.sha256(settings).hexdigest()[:16]
+    return cache_dir / "modules" / f"{module_digest(spec.module, cache_dir)}-{config_key}.cwasm"
+
+
+def _compile(engine: wasmtime.Engine, module: Path) -> wasmtime.Module:
+    """Compile a module from its bytes (slow: seconds for a 29 MB python.wasm)."""
+    return wasmtime.Module(engine, module.read_bytes())
+
+
+def load_module(engine: wasmtime.Engine, spec: RunSpec) -> tuple[wasmtime.Module, bool]:
+    """Load ``spec.module`` through the cache; return it and whether it came from the cache.
+
+    The key is the sha256 of the module bytes plus a hash of the wasmtime version, CPU and the
+    code-shaping engine settings. A cached file that wasmtime refuses (other build, corrupt) is
+    replaced. wasmtime maps cache files into memory, so they are only ever replaced by rename,
+    never rewritten in place (that would SIGBUS every live user); an unwritable cache only costs
+    the compile next time.
+    """
+    try:
+        cached = cache_path(spec)
+    except OSError as e:
+        raise RunnerError(f"cannot read wasm module {spec.module}", why=str(e)) from e
+    if cached.is_file():
+        try:
+            module = wasmtime.Module.deserialize_file(engine, str(cached))
+            log.debug("module cache hit: %s", cached)
+            return module, True
+        except wasmtime.WasmtimeError as e:
+            log.debug("module cache entry %s unusable, recompiling: %s", cached, _one_line(str(e)))
+    try:
+        module = _compile(engine, spec.module)
+    except OSError as e:
+        raise RunnerError(f"cannot read wasm module {spec.module}", why=str(e)) from e
+    except wasmtime.WasmtimeError as e:
+        raise RunnerError(
+            f"cannot compile wasm module {spec.module}",
+            why=_one_line(str(e)),
+            hint="is it a wasm32-wasi core module (not a component)? does it need --exceptions?",
+        ) from e
+    try:
+        _atomic_write(cached, module.serialize())
+    except (OSError, wasmtime.WasmtimeError) as e:
+        log.warning("cannot write module cache %s: %s", cached, e)
+    return module, False
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+def _one_line(message: str) -> str:
+    """The useful line of a wasmtime error: the root cause if there is a ``Caused by:`` chain."""
+    lines = [line.strip() for line in message.splitlines()]
+    if "Caused by:" in lines:
+        causes = [line for line in lines[lines.index("Caused by:") + 1 :] if line]
+        if causes:
+            cause = causes[-1]
+            # anyhow numbers chained causes ("0: ...", "1: ...")
+            head, sep, rest = cause.partition(": ")
+            return rest if sep and head.isdigit() else cause
+    return next((line for line in lines if line), "unknown error")
+
+
+def _guest_env(spec: RunSpec) -> list[tuple[str, str]]:
+    env: dict[str, str] = dict(os.environ) if spec.inherit_env else {}
+    env.update(spec.env)
+    if spec.cwd is not None:
+        env["PWD"] = spec.cwd
+    pairs = []
+    for key, value in env.items():
+        try:
+            key.encode("utf-8")
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            log.warning("not passing %s to the guest: not valid UTF-8", key)
+            continue
+        pairs.append((key, value))
+    return pairs
+
+
+def _wasi_config(spec: RunSpec) -> wasmtime.WasiConfig:
+    wasi = wasmtime.WasiConfig()
+    argv0 = spec.argv0 if spec.argv0 is not None else spec.module.name
+    wasi.argv = [argv0, *spec.args]
+    wasi.env = _guest_env(spec)
+    for host, guest in spec.dirs:
+        if not Path(host).is_dir():
+            raise RunnerError(
+                f"cannot preopen {host} as {guest}",
+                why="not a directory on the host",
+                hint="create it or fix the --dir HOST::GUEST mapping",
+            )
+        wasi.preopen_dir(str(host), guest)
+    streams = (
+        (spec.stdin, "stdin_file", wasi.inherit_stdin),
+        (spec.stdout, "stdout_file", wasi.inherit_stdout),
+        (spec.stderr, "stderr_file", wasi.inherit_stderr),
+    )
+    for path, attr, inherit in streams:
+        if path is None:
+            inherit()
+            continue
+        try:
+            setattr(wasi, attr, str(path))
+        except wasmtime.WasmtimeError as e:
+            raise RunnerError(f"cannot open {path} as the guest's {attr[:-5]}", why=str(e)) from e
+    return wasi
+
+
+class _GuestExit(Exception):
+    """Raised by our ``proc_exit`` to unwind the guest."""
+
+
+@dataclass
+class _Outcome:
+    """Filled in by the guest thread."""
+
+    exit_code: int | None = None
+    trap: str | None = None
+    trap_code: wasmtime.TrapCode | None = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def _execute(
+    engine: wasmtime.Engine, module: wasmtime.Module, spec: RunSpec, outcome: _Outcome
+) -> None:
+    """Instantiate and call ``_start`` (on the guest thread); record how it ended in ``outcome``."""
+    exit_status: list[int] = []
+
+    def proc_exit(status: int) -> None:
+        exit_status.append(status & 0xFFFFFFFF)
+        raise _GuestExit(status)
+
+    try:
+        store = wasmtime.Store(engine)
+        store.set_epoch_deadline(1)
+        if spec.memory_limit is not None:
+            store.set_limits(memory_size=spec.memory_limit)
+        store.set_wasi(_wasi_config(spec))
+        linker = wasmtime.Linker(engine)
+        linker.define_wasi()
+        linker.allow_shadowing = True
+        linker.define_func(
+            WASI_MODULE, "proc_exit", wasmtime.FuncType([wasmtime.ValType.i32()], []), proc_exit
+        )
+        try:
+            instance = linker.instantiate(store, module)
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as e:
+            raise RunnerError(
+                f"cannot instantiate {spec.module.name}",
+                why=_one_line(str(e)),
+                hint="missing imports mean the module is not a WASI p1 command "
+                "(or needs more than wasmtime's WASI); a memory error may be --max-memory",
+            ) from e
+        try:
+            start = instance.exports(store)["_start"]
+        except KeyError:
+            raise RunnerError(
+                f"{spec.module.name} has no _start export", hint="is it a reactor or a library?"
+            ) from None
+        if not isinstance(start, wasmtime.Func):
+            raise RunnerError(f"{spec.module.name}: _start is not a function")
+        try:
+            start(store)
+            outcome.exit_code = 0
+        except BaseException as e:  # the guest's end, whichever way it came
+            if exit_status:  # checked first: wasmtime-py's exception hand-off is process-global
+                outcome.exit_code = exit_status[0] & 0xFF
+            elif isinstance(e, wasmtime.ExitTrap):
+                outcome.exit_code = e.code & 0xFF
+            elif isinstance(e, wasmtime.Trap):
+                outcome.trap, outcome.trap_code = _one_line(e.message), e.trap_code
+            elif isinstance(e, wasmtime.WasmtimeError):
+                outcome.trap = _one_line(str(e))
+            else:
+                raise
+    except BaseException as e:
+        outcome.error = e
+    finally:
+        outcome.done.set()
+
+
+def _start_thread(target: threading.Thread, stack: int) -> None:
+    """Start ``target`` with a native stack of ``stack`` bytes (rounded up to 64 KiB)."""
+    stack = -(-stack // 65536) * 65536
+    with _thread_stack_lock:
+        previous = threading.stack_size(stack)
+        try:
+            target.start()
+        finally:
+            threading.stack_size(previous)
+
+
+def run(spec: RunSpec) -> RunResult:
+    """Run a WASI p1 command module to completion; return its exit status, trap or timeout.
+
+    Raises :class:`RunnerError` when the module cannot be read, compiled, linked or given its
+    preopens/stdio (never because of what the guest did). ``KeyboardInterrupt`` stops the guest
+    and propagates.
+    """
+    if not spec.module.is_file():
+        raise RunnerError(f"wasm module {spec.module} not found", hint="build it first")
+    began = time.monotonic()
+    engine = _make_engine(spec)
+    module, _ = load_module(engine, spec)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+    outcome = _Outcome()
+    worker = threading.Thread(
+        target=_execute, args=(engine, module, spec, outcome), name="wasm-guest", daemon=True
+    )
+    _start_thread(worker, spec.stack_size + THREAD_STACK_MARGIN)
+    timed_out = False
+    try:
+        if not outcome.done.wait(spec.timeout):
+            timed_out = True
+            engine.increment_epoch()
+            if not outcome.done.wait(HOST_CALL_GRACE):
+                return RunResult(
+                    exit_code=EXIT_TIMEOUT,
+                    trap=f"timed out after {spec.timeout:g} s (guest blocked in a host call; "
+                    "abandoned)",
+                    timed_out=True,
+                    duration=time.monotonic() - began,
+                )
+    except KeyboardInterrupt:
+        engine.increment_epoch()
+        outcome.done.wait(HOST_CALL_GRACE)
+        raise
+    duration = time.monotonic() - began
+    if outcome.error is not None:
+        raise outcome.error
+    if timed_out and outcome.exit_code is None:
+        return RunResult(
+            exit_code=EXIT_TIMEOUT,
+            trap=f"timed out after {spec.timeout:g} s",
+            timed_out=True,
+            duration=duration,
+        )
+    if outcome.exit_code is not None:
+        return RunResult(outcome.exit_code, None, False, duration)
+    return RunResult(EXIT_TRAP, outcome.trap or "unknown trap", False, duration)
+
+
+# --- command line -------------------------------------------------------------------------------
+
+USAGE = f"""\
+usage: {PROG} [options] MODULE [ARGS...]
+       (python -m toolchain.runner run [options] MODULE [ARGS...])
+
+Run a WASI preview 1 command module. Options end at MODULE; what follows goes to the guest.
+
+  --dir HOST::GUEST     preopen HOST as GUEST (--dir PATH: the same path on both sides)
+  --mapdir GUEST::HOST  old wasmtime spelling of --dir (note the order)
+  --env K=V             set K in the guest (--env K: copy K from our environment)
+  --inherit-env         pass our whole environment through
+  -W, --wasm KEY=VAL    wasmtime options; max-wasm-stack=BYTES and exceptions[=y|n] are used,
+                        others ignored with a warning
+  --max-wasm-stack N    old spelling of -W max-wasm-stack=N
+  -S, --wasi KEY        accepted and ignored (WASI preview 1 is always used)
+  --timeout SECONDS     wall-clock limit; exit {EXIT_TIMEOUT} when hit
+  --max-memory BYTES    cap on linear memory (suffixes K, M, G allowed)
+  --argv0 NAME          the guest's argv[0] (default: the module's file name)
+  --exceptions          enable wasm exception handling
+  -h, --help            this text
+
+Exit status: the guest's; {EXIT_TRAP} on a trap, {EXIT_TIMEOUT} on timeout, \
+{RunnerError.exit_code} if the module cannot be run.
+"""
+
+_VALUE_OPTIONS = {
+    "--dir", "--mapdir", "--env", "-W", "--wasm", "--max-wasm-stack", "-S", "--wasi",
+    "--timeout", "--max-memory", "--argv0",
+}  # fmt: skip
+_FLAG_OPTIONS = {"--inherit-env", "--exceptions", "-h", "--help"}
+
+
+class UsageError(Exception):
+    """A malformed command line (exit status 2)."""
+
+
+def _parse_size(text: str) -> int:
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    scale = units.get(text[-1:].upper(), 1)
+    digits = text[:-1] if scale > 1 else text
+    try:
+        value = int(digits, 0) * scale
+    except ValueError:
+        raise UsageError(f"not a size in bytes: {text!r}") from None
+    if value <= 0:
+        raise UsageError(f"size must be positive: {text!r}")
+    return value
+
+
+def _split_dir(value: str, *, guest_first: bool = False) -> tuple[str, str]:
+    if "::" not in value:
+        return value, value
+    first, _, second = value.partition("::")
+    if not first or not second:
+        raise UsageError(f"bad directory mapping {value!r}")
+    return (second, first) if guest_first else (first, second)
+
+
+def parse_args(argv: Sequence[str]) -> RunSpec:
+    """Turn ``run [options] MODULE [ARGS...]`` (without the leading ``run``) into a RunSpec.
+
+    Raises :class:`UsageError` on a malformed line; ``-h`` prints the usage and raises
+    ``SystemExit(0)``.
+    """
+    dirs: list[tuple[str, str]] = []
+    env: dict[str, str] = {}
+    stack = DEFAULT_STACK_SIZE
+    timeout: float | None = None
+    memory: int | None = None
+    argv0: str | None = None
+    inherit_env = exceptions = False
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name not in _VALUE_OPTIONS and name not in _FLAG_OPTIONS:
+            raise UsageError(f"unknown option {arg!r}")
+        if name in _FLAG_OPTIONS:
+            if eq:
+                raise UsageError(f"option {name} takes no value")
+            if name in ("-h", "--help"):
+                print(USAGE, end="")
+                raise SystemExit(0)
+            inherit_env = inherit_env or name == "--inherit-env"
+            exceptions = exceptions or name == "--exceptions"
+            i += 1
+            continue
+        if not eq:
+            if i + 1 >= len(argv):
+                raise UsageError(f"option {name} needs a value")
+            value = argv[i + 1]
+            i += 1
+        i += 1
+        if name == "--dir":
+            dirs.append(_split_dir(value))
+        elif name == "--mapdir":
+            dirs.append(_split_dir(value, guest_first=True))
+        elif name == "--env":
+            key, has_value, val = value.partition("=")
+            if not key:
+                raise UsageError(f"bad --env {value!r}")
+            if has_value:
+                env[key] = val
+            elif key in os.environ:
+                env[key] = os.environ[key]
+        elif name in ("-W", "--wasm"):
+            for item in filter(None, value.split(",")):
+                key, _, val = item.partition("=")
+                if key == "max-wasm-stack":
+                    stack = _parse_size(val)
+                elif key == "exceptions":
+                    exceptions = val.lower() in ("", "y", "yes", "true", "1")
+                else:
+                    print(f"{PROG}: warning: ignoring --wasm {item}", file=sys.stderr)
+        elif name == "--max-wasm-stack":
+            stack = _parse_size(value)
+        elif name in ("-S", "--wasi"):
+            pass  # preview 1 is all we run; preview2 etc. are wasmtime implementation choices
+        elif name == "--timeout":
+            try:
+                timeout = float(value)
+            except ValueError:
+                raise UsageError(f"--timeout needs seconds, not {value!r}") from None
+            if timeout <= 0:
+                raise UsageError("--timeout must be positive")
+        elif name == "--max-memory":
+            memory = _parse_size(value)
+        elif name == "--argv0":
+            argv0 = value
+    if i >= len(argv):
+        raise UsageError("no MODULE given")
+    return RunSpec(
+        module=Path(argv[i]),
+        args=tuple(argv[i + 1 :]),
+        argv0=argv0,
+        dirs=tuple(dirs),
+        env=env,
+        inherit_env=inherit_env,
+        stack_size=stack,
+        timeout=timeout,
+        memory_limit=memory,
+        wasm_exceptions=exceptions,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``run [options] MODULE [ARGS...]``: run the module; return the guest's exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        print(USAGE, end="")
+        return 0
+    if argv[:1] != ["run"]:
+        print(f"{PROG}: the first word must be 'run'\n{USAGE}", end="", file=sys.stderr)
+        return 2
+    try:
+        spec = parse_args(argv[1:])
+    except UsageError as e:
+        print(f"{PROG}: {e}\n{USAGE}", end="", file=sys.stderr)
+        return 2
+    except SystemExit as e:
+        return int(e.code or 0)
+    try:
+        result = run(spec)
+    except RunnerError as e:
+        print(f"{PROG}: {e.render()}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: {spec.module.name}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if result.trap is not None:
+        print(f"{PROG}: {spec.module.name}: {result.trap}", file=sys.stderr)
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    verbose = os.environ.get("WASIPORTS_VERBOSE", "") not in ("", "0")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format=f"{PROG}: %(message)s"
+    )
+    sys.exit(main())

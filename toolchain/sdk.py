@@ -1,0 +1,206 @@
+"""Provision the WASI SDK: a wasi-sdk-shaped directory, whatever its origin.
+
+Order: ``$WASI_SDK_PATH`` (validated), the official wasi-sdk release for this host (pinned in
+``recipes/sdk.toml``, fetched through the usual origins), or one assembled from Debian's LLVM
+packages plus a newer wasi-libc. Every recipe sees the same layout: ``bin/clang`` (wasm target by
+default), ``bin/clang++``, ``bin/wasm-ld``, ``bin/llvm-ar``, ``bin/ranlib``, … and
+``share/wasi-sysroot``. ``wasiports-sdk.json`` in the SDK records where it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import cmd, fetch, paths
+from .debian import AptState
+from .errors import FetchError, SdkError
+from .unpack import unpack
+
+SDK_DATA = paths.RECIPES / "sdk.toml"
+INFO_FILE = "wasiports-sdk.json"
+REQUIRED = ("bin/clang", "bin/clang++", "bin/wasm-ld", "bin/llvm-ar", "bin/ranlib",
+            "share/wasi-sysroot/include", "share/wasi-sysroot/lib")
+SMOKE_C = '#include <stdio.h>\nint main(void) { puts("wasi-sdk ok"); return 0; }\n'
+
+
+@dataclass(frozen=True)
+class SdkInfo:
+    path: Path
+    origin: str  # "WASI_SDK_PATH" | "wasi-sdk release" | "debian"
+    clang_version: str
+    details: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sysroot(self) -> Path:
+        return self.path / "share" / "wasi-sysroot"
+
+    @property
+    def clang_major(self) -> int:
+        return int(self.clang_version.split(".")[0])
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "path": str(self.path)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SdkInfo:
+        return cls(Path(data["path"]), data["origin"], data["clang_version"], data.get("details", {}))
+
+
+def load_data() -> dict[str, Any]:
+    return tomllib.loads(SDK_DATA.read_text(encoding="utf-8"))
+
+
+def missing_parts(path: Path) -> list[str]:
+    return [rel for rel in REQUIRED if not (path / rel).exists()]
+
+
+def _clang_version(path: Path, log: Path | None) -> str:
+    out = cmd.run([path / "bin" / "clang", "--version"], log=log, capture=True)
+    for word in out.split():
+        if word[:1].isdigit() and word.count(".") >= 2:
+            return word
+    raise SdkError(f"could not read the clang version of {path}", why=out.strip()[:200])
+
+
+def _write_info(info: SdkInfo) -> SdkInfo:
+    (info.path / INFO_FILE).write_text(json.dumps(info.to_json(), indent=2) + "\n")
+    return info
+
+
+def from_env(value: str, log: Path | None) -> SdkInfo:
+    path = Path(value).expanduser().resolve()
+    if missing := missing_parts(path):
+        raise SdkError(
+            f"WASI_SDK_PATH={value} is not a usable WASI SDK",
+            why="missing: " + ", ".join(missing),
+            hint="point WASI_SDK_PATH at an unpacked wasi-sdk release, or unset it to let "
+            "wasiports provision one",
+        )
+    return SdkInfo(path, "WASI_SDK_PATH", _clang_version(path, log))
+
+
+def from_release(data: dict[str, Any], log: Path | None) -> SdkInfo:
+    release = data["release"]
+    arch = platform.machine()
+    archive = release["archives"].get(arch)
+    if archive is None:
+        raise FetchError(f"no wasi-sdk {release['version']} release is pinned for {arch}")
+    dest = paths.sdk_dir() / f"wasi-sdk-{release['version']}-{arch}"
+    if not (dest / INFO_FILE).is_file():
+        got = fetch.fetch(archive["file"], archive["sha256"],
+                          [*fetch.upstream_origins([archive["url"]]), *fetch.mirror_origins(archive["file"])])
+        unpack(got.path, dest)
+        info = SdkInfo(dest, "wasi-sdk release", _clang_version(dest, log),
+                       {"release": release["version"], "archive": archive["file"],
+                        "sha256": archive["sha256"], "served_by": got.origin.kind,
+                        "url": got.origin.url})
+        _write_info(info)
+    return SdkInfo.from_json(json.loads((dest / INFO_FILE).read_text()))
+
+
+def _dpkg_missing(packages: list[str], log: Path | None) -> list[str]:
+    missing = []
+    for pkg in packages:
+        try:
+            status = cmd.run(["dpkg-query", "-W", "-f=${Status}", pkg], log=log, capture=True)
+        except Exception:
+            status = ""
+        if "install ok installed" not in status:
+            missing.append(pkg)
+    return missing
+
+
+def _install_packages(packages: list[str], log: Path | None) -> None:
+    missing = _dpkg_missing(packages, log)
+    if not missing:
+        return
+    command = "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y " + " ".join(missing)
+    if os.geteuid() != 0:
+        raise SdkError(
+            "the Debian LLVM packages for the WASI SDK are not installed",
+            why="missing: " + ", ".join(missing) + "; installing them needs root",
+            hint=f"run as root: {command}",
+        )
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    cmd.run(["apt-get", "update"], env=env, log=log)
+    cmd.run(["apt-get", "install", "-y", "--no-install-recommends", *missing], env=env, log=log)
+
+
+def _wrapper(target: str, tool: Path, sysroot: Path) -> str:
+    return (
+        "#!/bin/sh\n"
+        "# Written by wasiports: Debian's LLVM defaults to the host; wasi-sdk's clang to wasm.\n"
+        f'exec "{tool}" --target={target} --sysroot="{sysroot}" "$@"\n'
+    )
+
+
+def from_debian(data: dict[str, Any], log: Path | None) -> SdkInfo:
+    deb = data["debian"]
+    libc = deb["wasi_libc"]
+    dest = paths.sdk_dir() / f"debian-clang{deb['clang']}-wasi-libc-{libc['version'].replace('~', '_')}"
+    if (dest / INFO_FILE).is_file() and not missing_parts(dest):
+        _install_packages(deb["packages"], log)  # a new machine may have the dir but not LLVM
+        return SdkInfo.from_json(json.loads((dest / INFO_FILE).read_text()))
+    _install_packages(deb["packages"], log)
+    apt = AptState(data["apt"]["suites"], data["apt"]["components"])
+    pool = apt.binary_file(libc["package"], libc["version"], libc["file"], log=log)
+    got = fetch.fetch(libc["file"], libc["sha256"], [fetch.Origin("debian", pool.url)])
+
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "bin").mkdir(parents=True)
+    cmd.run(["dpkg-deb", "-x", got.path, tmp / "wasi-libc"], log=log)
+    sysroot_tmp = tmp / "share" / "wasi-sysroot"
+    sysroot_tmp.mkdir(parents=True)
+    (sysroot_tmp / "include").symlink_to("../../wasi-libc/usr/include")
+    (sysroot_tmp / "lib").symlink_to("../../wasi-libc/usr/lib")
+    llvm = Path(deb["llvm_bin"])
+    sysroot = dest / "share" / "wasi-sysroot"
+    for name in deb["wrapped"]:
+        wrapper = tmp / "bin" / name
+        wrapper.write_text(_wrapper(deb["target"], llvm / name, sysroot))
+        wrapper.chmod(0o755)
+    for name in deb["linked"]:
+        (tmp / "bin" / name).symlink_to(llvm / name)
+    for alias, name in deb["aliases"].items():
+        (tmp / "bin" / alias).symlink_to(name)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    info = SdkInfo(dest, "debian", _clang_version(dest, log),
+                   {"llvm_packages": " ".join(deb["packages"]),
+                    "wasi_libc": f"{libc['package']} {libc['version']}",
+                    "wasi_libc_sha256": libc["sha256"], "wasi_libc_url": pool.url})
+    return _write_info(info)
+
+
+def provision(*, log: Path | None = None) -> SdkInfo:
+    """Find or make the SDK; print and return where it came from."""
+    data = load_data()
+    if value := os.environ.get("WASI_SDK_PATH"):
+        info = from_env(value, log)
+    else:
+        try:
+            info = from_release(data, log)
+        except FetchError as exc:
+            print(f"sdk: the wasi-sdk release is not reachable ({exc.what}); "
+                  "assembling the equivalent from Debian packages")
+            info = from_debian(data, log)
+    print(f"sdk: {info.origin} at {info.path} (clang {info.clang_version})")
+    return info
+
+
+def check(info: SdkInfo, work: Path, *, log: Path | None = None) -> Path:
+    """Compile and link a C program for wasm32-wasi; return the module (the caller runs it)."""
+    work.mkdir(parents=True, exist_ok=True)
+    source = work / "sdk-check.c"
+    source.write_text(SMOKE_C)
+    module = work / "sdk-check.wasm"
+    cmd.run([info.path / "bin" / "clang", "-O2", source, "-o", module], log=log)
+    return module

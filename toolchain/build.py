@@ -86,8 +86,13 @@ def dist_dir(recipe: Recipe) -> Path:
 
 
 def runner_command() -> str:
-    """The HOSTRUNNER-shaped command that starts a wasm module with this interpreter's runner."""
-    return shlex.join([sys.executable, "-m", "toolchain.runner", "run"])
+    """The HOSTRUNNER-shaped command that starts a wasm module with this interpreter's runner.
+
+    Spelled from ``sys.prefix`` so that doit and pytest (``python`` vs ``python3`` in the same
+    virtualenv) render the same flags and configure does not rerun."""
+    python = Path(sys.prefix) / "bin" / "python3"
+    return shlex.join([str(python if python.exists() else sys.executable),
+                       "-m", "toolchain.runner", "run"])
 
 
 def load_sdk() -> sdk.SdkInfo:

@@ -27,9 +27,10 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _ignore(root: Path, patterns: list[str]) -> Any:
+def _ignore(source: Path, target: str, patterns: list[str]) -> Any:
+    """copytree filter: ``patterns`` are globs over paths inside the artifact (``lib/python*/test``)."""
     def ignore(directory: str, names: list[str]) -> set[str]:
-        rel = Path(directory).relative_to(root)
+        rel = Path(target) / Path(directory).relative_to(source)
         return {n for n in names if any(fnmatch.fnmatch(str(rel / n), p) for p in patterns)}
     return ignore
 
@@ -60,8 +61,9 @@ def package(recipe: Recipe) -> None:
     module_src = stage / render(art.module, ctx, where=f"{where}.module")
     shutil.copy2(module_src, tmp / art.module_name)
     for target, source in art.trees.items():
-        shutil.copytree(stage / render(source, ctx, where=f"{where}.trees"), tmp / target,
-                        symlinks=True, ignore=_ignore(tmp, art.exclude))
+        origin = stage / render(source, ctx, where=f"{where}.trees")
+        shutil.copytree(origin, tmp / target, symlinks=True,
+                        ignore=_ignore(origin, target, art.exclude))
     launcher = tmp / recipe.name
     launcher.write_text(render_file(recipe.template_path(art.launcher_template),
                                     {**ctx, "artifact": art}, where=f"{where}.launcher_template"))

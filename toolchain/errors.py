@@ -83,3 +83,9 @@ class RunnerError(WasiportsError):
     """A wasm module could not be loaded or run (not: the guest exited non-zero)."""
 
     exit_code = 8
+
+
+class HarnessError(WasiportsError):
+    """A test-suite run cannot be scheduled, merged or read (not: tests failed)."""
+
+    exit_code = 9

@@ -34,13 +34,21 @@ also lives on the native stack of the calling thread: a main thread with the usu
 ``ulimit -s`` segfaults long before 16 MiB of wasm frames, so guests run on a worker thread
 created with a stack of ``stack_size`` + :data:`THREAD_STACK_MARGIN`.
 
-Compiled modules are cached in ``paths.wasm_cache_dir()`` (see :func:`load_module`).
+Timeout: every engine has epoch interruption on and each store a deadline of one tick. Each run
+gets its own engine, and its epoch is only ever bumped to stop that run: by the waiting caller
+when ``timeout`` expires, or on Ctrl-C. Epochs are checked in wasm code only; a guest blocked in
+a host call (reading an empty pipe) is abandoned after :data:`HOST_CALL_GRACE` on its daemon
+thread, which does not keep the process alive.
+
+Compiled modules are cached in ``paths.wasm_cache_dir()`` (see :func:`load_module`); wasmtime's
+own ``Config.cache`` is left off (it writes to ``~/.cache/wasmtime``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -78,7 +86,6 @@ THREAD_STACK_MARGIN = 8 * 1024 * 1024
 HOST_CALL_GRACE = 1.0
 """Seconds an interrupted guest gets to reach an epoch check; a guest blocked in a host call
 (e.g. reading an empty stdin) does not, and is then abandoned on its daemon thread."""
-EPOCH_FAR_FUTURE = 1 << 62
 
 WASI_MODULE = "wasi_snapshot_preview1"
 PROG = "wasiports run"
@@ -132,6 +139,7 @@ class RunResult:
 # --- engine and compiled-module cache ---------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1)
 def _wasmtime_version() -> str:
     try:
         return importlib.metadata.version("wasmtime")
@@ -409,6 +417,8 @@ def run(spec: RunSpec) -> RunResult:
     """
     if not spec.module.is_file():
         raise RunnerError(f"wasm module {spec.module} not found", hint="build it first")
+    if spec.timeout is not None and spec.timeout <= 0:
+        raise RunnerError(f"invalid timeout {spec.timeout}", hint="give seconds > 0")
     began = time.monotonic()
     engine = _make_engine(spec)
     module, _ = load_module(engine, spec)

@@ -44,7 +44,7 @@ def exit_module(tmp_path: Path, status: int) -> Path:
 
 
 def echo_module(tmp_path: Path, kind: str) -> Path:
-    """A guest that writes its NUL-separated ``args`` or ``environ`` to stdout, exits with the count."""
+    """A guest writing its NUL-separated ``args`` or ``environ`` to stdout; exits with the count."""
     imports = IMPORTS + f"""
  (import "{WASI}" "{kind}_sizes_get" (func $sizes (param i32 i32) (result i32)))
  (import "{WASI}" "{kind}_get" (func $get (param i32 i32) (result i32)))
@@ -146,8 +146,12 @@ def test_return_from_start_is_exit_0(tmp_path: Path) -> None:
     assert result.duration >= 0
 
 
-@pytest.mark.parametrize(("status", "expected"), [(0, 0), (3, 3), (125, 125), (255, 255), (-1, 255), (256, 0)])
-def test_proc_exit_status_is_reported_like_posix(tmp_path: Path, status: int, expected: int) -> None:
+@pytest.mark.parametrize(
+    ("status", "expected"), [(0, 0), (3, 3), (125, 125), (255, 255), (-1, 255), (256, 0)]
+)
+def test_proc_exit_status_is_reported_like_posix(
+    tmp_path: Path, status: int, expected: int
+) -> None:
     # wasmtime itself refuses statuses >= 126 ("exit with invalid exit status outside of
     # [0..126)"); the runner's own proc_exit keeps them, reduced to the low byte.
     result = runner.run(RunSpec(exit_module(tmp_path, status)))
@@ -162,7 +166,8 @@ def test_trap_gives_one_line_and_exit_134(tmp_path: Path) -> None:
 
 
 def test_one_line_picks_root_cause() -> None:
-    message = "error while executing at wasm backtrace:\n    0: 0x2a - f\n\nCaused by:\n    wasm trap: x\n"
+    message = "error while executing at wasm backtrace:\n    0: 0x2a - f\n\n"
+    message += "Caused by:\n    wasm trap: x\n"
     assert runner._one_line(message) == "wasm trap: x"
     assert runner._one_line("plain failure\nmore") == "plain failure"
     assert runner._one_line("top\n\nCaused by:\n    0: middle\n    1: root cause\n") == "root cause"
@@ -192,7 +197,8 @@ def test_env_is_only_what_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_inherit_env_is_explicit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOST_SECRET", "shared")
-    spec = RunSpec(echo_module(tmp_path, "environ"), env={"HOST_SECRET": "override"}, inherit_env=True)
+    module = echo_module(tmp_path, "environ")
+    spec = RunSpec(module, env={"HOST_SECRET": "override"}, inherit_env=True)
     result, out = run_capturing(tmp_path, spec)
     entries = out.split(b"\0")[:-1]
     assert result.exit_code == len(entries) == len(os.environ)
@@ -203,7 +209,8 @@ def test_preopen_grants_a_directory(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "in.txt").write_text("payload")
-    result = runner.run(RunSpec(copy_module(tmp_path, "in.txt", "out.txt"), dirs=[(str(shared), "/data")]))
+    module = copy_module(tmp_path, "in.txt", "out.txt")
+    result = runner.run(RunSpec(module, dirs=[(str(shared), "/data")]))
     assert result.exit_code == 0
     assert (shared / "out.txt").read_text() == "payload"
 
@@ -221,7 +228,7 @@ def test_preopen_cannot_be_escaped(tmp_path: Path) -> None:
     (tmp_path / "secret.txt").write_text("secret")
     module = copy_module(tmp_path, "../secret.txt", "out.txt")
     result = runner.run(RunSpec(module, dirs=[(str(shared), "/data")]))
-    assert result.exit_code == 63  # WASI errno perm (wasmtime 50; other runtimes say notcapable)
+    assert result.exit_code == 63  # WASI errno perm (wasmtime 50; some runtimes: notcapable)
     assert not (shared / "out.txt").exists()
 
 
@@ -275,7 +282,8 @@ def test_timeout_abandons_a_guest_blocked_in_a_host_call(tmp_path: Path) -> None
     finally:
         os.close(keep_open)  # EOF: the abandoned guest thread finishes
     deadline = time.monotonic() + 5
-    while any(t.name == "wasm-guest" for t in threading.enumerate()) and time.monotonic() < deadline:
+    while any(t.name == "wasm-guest" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the abandoned guest thread did not finish at EOF"
         time.sleep(0.02)
 
 
@@ -328,7 +336,8 @@ def test_missing_or_invalid_module_is_a_runner_error(tmp_path: Path) -> None:
     no_start = build(tmp_path, "lib", "(func (export \"f\"))")
     with pytest.raises(RunnerError, match="no _start"):
         runner.run(RunSpec(no_start))
-    unknown_import = build(tmp_path, "imp", '(func (export "_start"))', imports=IMPORTS + '(import "env" "f" (func))')
+    imports = IMPORTS + '(import "env" "f" (func))'
+    unknown_import = build(tmp_path, "imp", '(func (export "_start"))', imports=imports)
     with pytest.raises(RunnerError, match="cannot instantiate"):
         runner.run(RunSpec(unknown_import))
 
@@ -370,7 +379,8 @@ def test_changed_module_is_recompiled(tmp_path: Path) -> None:
     module = exit_module(tmp_path, 3)
     first = runner.cache_path(RunSpec(module))
     st = module.stat()
-    module.write_bytes(wasmtime.wat2wasm(f'(module {IMPORTS} (func (export "_start") (call $exit (i32.const 4))))'))
+    body = '(func (export "_start") (call $exit (i32.const 4)))'
+    module.write_bytes(wasmtime.wat2wasm(f"(module {IMPORTS} {body})"))
     os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     assert runner.cache_path(RunSpec(module)) != first
     assert runner.run(RunSpec(module)).exit_code == 4
@@ -389,7 +399,9 @@ def test_digest_memo(tmp_path: Path, private_cache: Path) -> None:
 # --- command line -------------------------------------------------------------------------------
 
 
-def test_parse_wasmtime_shaped_command_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_parse_wasmtime_shaped_command_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("FROM_HOST", "h")
     monkeypatch.delenv("NOT_SET", raising=False)
     spec = runner.parse_args([
@@ -435,22 +447,36 @@ def test_parse_own_options() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["--dir"], ["--bogus", "m.wasm"], ["--timeout", "soon", "m.wasm"], ["--inherit-env=1", "m"],
-     ["--max-memory", "0", "m.wasm"], ["--dir", "::/x", "m.wasm"]],
-)  # fmt: skip
+    [
+        [],
+        ["--dir"],
+        ["--bogus", "m.wasm"],
+        ["--timeout", "soon", "m.wasm"],
+        ["--timeout", "0", "m.wasm"],
+        ["--inherit-env=1", "m.wasm"],
+        ["--max-memory", "0", "m.wasm"],
+        ["--max-memory", "lots", "m.wasm"],
+        ["--dir", "::/x", "m.wasm"],
+    ],
+)
 def test_parse_errors(argv: list[str]) -> None:
     with pytest.raises(runner.UsageError):
         runner.parse_args(argv)
 
 
-def test_main_runs_and_passes_args_through(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_main_runs_and_passes_args_through(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     module = echo_module(tmp_path, "args")
-    status = runner.main(["run", "--env", "K=V", "--dir", f"{tmp_path}::/sandbox", str(module), "-c", "pass"])
+    argv = ["run", "--env", "K=V", "--dir", f"{tmp_path}::/sandbox", str(module), "-c", "pass"]
+    status = runner.main(argv)
     out, err = capfd.readouterr()
     assert (status, out, err) == (3, "echo_args.wasm\0-c\0pass\0", "")
 
 
-def test_main_reports_trap_and_timeout(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_main_reports_trap_and_timeout(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     assert runner.main(["run", str(trap_module(tmp_path))]) == 134
     assert capfd.readouterr().err == (
         "wasiports run: trap.wasm: wasm trap: wasm `unreachable` instruction executed\n"

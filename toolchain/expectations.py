@@ -1,0 +1,348 @@
+"""Expected results as data, and the gate that compares a run with them.
+
+One TOML file per recipe (``recipes/<lang>/expectations/<version>.toml``), one entry per known
+problem, each with a reason::
+
+    [[expect]]
+    unit = "test_socket"
+    outcome = "skip"                     # fail | skip | crash | timeout
+    reason = "WASI preview 1 has no sockets"
+    link = "https://github.com/python/cpython/issues/…"   # optional
+
+    [[expect]]
+    unit = "test_os"
+    case = "test.test_os.*.test_umask*"  # optional: a case id or fnmatch glob
+    outcome = "fail"
+    reason = "umask is a no-op under WASI"
+
+An entry without ``case`` covers the unit as a whole (and every case in it). ``fail`` covers the
+outcomes fail and error; ``crash``, ``timeout`` and ``skip`` only themselves, so a unit expected
+to fail that now crashes is a regression. Unit-level ``skip`` entries are units not to run at all
+(:meth:`Expectations.unit_skips`, for :func:`toolchain.harness.run_suite`'s ``skip``).
+
+:func:`gate` reports regressions (bad results nobody expected), fixed entries (expected
+failures that now pass: delete them), expected failures seen, entries the run did not exercise,
+and flaky units, plus a copy of the run with expected failures marked ``xfail`` and passing
+expected failures ``xpass``. Whole-unit skips reported by the suite itself are never failures.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import paths
+from .errors import RecipeError
+from .results import CaseResult, Outcome, SuiteRun, UnitResult, is_bad
+
+ExpectedOutcome = Literal["fail", "skip", "crash", "timeout"]
+
+_COVERS: dict[str, frozenset[Outcome]] = {
+    "fail": frozenset({Outcome.FAIL, Outcome.ERROR}),
+    "crash": frozenset({Outcome.CRASH}),
+    "timeout": frozenset({Outcome.TIMEOUT}),
+    "skip": frozenset({Outcome.SKIP}),
+}
+
+
+class Expectation(BaseModel):
+    """One known problem: a unit (or cases of it), its expected outcome and why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unit: str = Field(min_length=1)
+    case: str | None = Field(default=None, min_length=1, description="case id or fnmatch glob")
+    outcome: ExpectedOutcome
+    reason: str
+    link: str | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must say why (an empty reason is no reason)")
+        return value.strip()
+
+    @field_validator("link")
+    @classmethod
+    def _link(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s):// URL")
+        return value
+
+    def covers(self, outcome: Outcome) -> bool:
+        """Does this entry expect ``outcome``?"""
+        return outcome in _COVERS[self.outcome]
+
+    def matches_case(self, case_id: str) -> bool:
+        return self.case is not None and fnmatch.fnmatchcase(case_id, self.case)
+
+    @property
+    def target(self) -> str:
+        return self.unit if self.case is None else f"{self.unit}::{self.case}"
+
+    def because(self) -> str:
+        """``expected fail: reason (link)``."""
+        return f"expected {self.outcome}: {self.reason}" + (f" ({self.link})" if self.link else "")
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    expect: tuple[Expectation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """The entries of one expectations file (``source`` names it in messages)."""
+
+    entries: tuple[Expectation, ...] = ()
+    source: str = "<none>"
+
+    def __post_init__(self) -> None:
+        first: dict[tuple[str, str | None], int] = {}
+        for index, entry in enumerate(self.entries):
+            key = (entry.unit, entry.case)
+            if key in first:
+                raise RecipeError(
+                    f"{self.source}: expect.{index}: repeats expect.{first[key]} ({entry.target})",
+                    hint="keep one entry per unit (or unit and case)",
+                )
+            first[key] = index
+
+    def for_unit(self, unit: str) -> list[Expectation]:
+        return [e for e in self.entries if e.unit == unit]
+
+    def unit_skips(self) -> dict[str, str]:
+        """Units expected to be skipped, with the reason: the harness does not run them."""
+        return {e.unit: e.because() for e in self.entries if e.case is None and e.outcome == "skip"}
+
+    def case_skips(self, unit: str) -> list[str]:
+        """Case patterns of ``unit`` to skip (for adapters that can deselect cases)."""
+        return [e.case for e in self.for_unit(unit) if e.case is not None and e.outcome == "skip"]
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(paths.ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    if loc == ():
+        return list(_File.model_fields)
+    if len(loc) == 2 and loc[0] == "expect":
+        return list(Expectation.model_fields)
+    return []
+
+
+def _message(error: Any) -> str:
+    loc = tuple(error["loc"])
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    if error["type"] == "missing":
+        return f"{key}: missing"
+    if error["type"] == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+        return f"{key}: unknown key{hint}"
+    return f"{key}: {str(error['msg']).removeprefix('Value error, ')}"
+
+
+def loads(text: str, *, source: str = "<string>") -> Expectations:
+    """Parse and validate expectations; every problem is reported with its key path."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise RecipeError(f"{source}: not valid TOML: {e}") from None
+    try:
+        parsed = _File.model_validate(data)
+    except ValidationError as e:
+        problems = [f"{source}: {_message(err)}" for err in e.errors()]
+        raise RecipeError(
+            problems[0]
+            if len(problems) == 1
+            else f"{source}: {len(problems)} problems\n" + "\n".join(f"  {p}" for p in problems),
+            hint="each [[expect]] needs unit, outcome (fail|skip|crash|timeout) and reason; "
+            "case and link are optional",
+        ) from None
+    return Expectations(parsed.expect, source)
+
+
+def load(path: Path) -> Expectations:
+    """Read an expectations file (a missing file is an error: pass none for no expectations)."""
+    shown = _display(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError(f"{shown}: no such expectations file") from None
+    except OSError as e:
+        raise RecipeError(f"{shown}: cannot read", why=str(e)) from None
+    return loads(text, source=shown)
+
+
+# --- the gate -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One unit or case the verdict mentions, with the entry it concerns (if any)."""
+
+    unit: str
+    case: str | None
+    outcome: Outcome
+    """The outcome the run reported."""
+    expectation: Expectation | None
+    message: str
+
+    @property
+    def target(self) -> str:
+        return self.unit if self.case is None else f"{self.unit}::{self.case}"
+
+    def __str__(self) -> str:
+        return f"{self.target}: {self.outcome.value}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a run means against the expectations; ``ok`` is False on any regression."""
+
+    regressions: tuple[Finding, ...]
+    fixed: tuple[Finding, ...]
+    expected: tuple[Finding, ...]
+    not_seen: tuple[Expectation, ...]
+    flaky: tuple[str, ...]
+    run: SuiteRun
+    """The run with expected failures marked ``xfail`` and passing expected ones ``xpass``."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.regressions
+
+    def report(self) -> str:
+        """A plain-text account, regressions first."""
+        head = "ok" if self.ok else f"FAILED: {len(self.regressions)} regression(s)"
+        lines = [f"{self.run.suite}: {head}"]
+        sections: list[tuple[str, list[str]]] = [
+            ("regressions", [str(f) for f in self.regressions]),
+            ("fixed (delete these expectations)", [str(f) for f in self.fixed]),
+            ("flaky (passed on retry)", list(self.flaky)),
+            ("expectations not exercised by this run", [e.target for e in self.not_seen]),
+        ]
+        for title, items in sections:
+            if items:
+                lines.append(f"{title}:")
+                lines.extend(f"  {item}" for item in items)
+        lines.append(f"expected failures seen: {len(self.expected)}")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Tally:
+    regressions: list[Finding]
+    fixed: list[Finding]
+    expected: list[Finding]
+    touched: set[int]  # ids of entries a finding mentions
+
+    def add(self, bucket: list[Finding], finding: Finding) -> None:
+        bucket.append(finding)
+        if finding.expectation is not None:
+            self.touched.add(id(finding.expectation))
+
+
+def _mismatch(exp: Expectation | None, outcome: Outcome) -> str:
+    if exp is None:
+        return f"unexpected {outcome.value}"
+    return f"{exp.because()}; got {outcome.value}"
+
+
+def _with(original: str, note: str) -> str:
+    return f"{note} [was: {original}]" if original else note
+
+
+def _gate_cases(
+    unit: UnitResult, unit_exps: list[Expectation], case_exps: list[Expectation], t: _Tally
+) -> tuple[list[CaseResult], bool]:
+    """Classify ``unit``'s cases; return them annotated and whether a bad one went unexpected."""
+    cases: list[CaseResult] = []
+    uncovered = False
+    for case in unit.cases:
+        matching = [e for e in case_exps if e.matches_case(case.id)]
+        covering = next((e for e in matching if e.covers(case.outcome)), None)
+        outcome, message = case.outcome, case.message
+        if covering is not None:
+            t.add(t.expected, Finding(unit.unit, case.id, case.outcome, covering, covering.because()))
+            if is_bad(case.outcome):
+                outcome, message = Outcome.XFAIL, _with(case.message, covering.because())
+        elif is_bad(case.outcome):
+            whole = next(iter(unit_exps), None)
+            if whole is not None and not matching:  # the unit is known broken: its cases too
+                outcome, message = Outcome.XFAIL, _with(case.message, whole.because())
+            else:
+                uncovered = True
+                exp = matching[0] if matching else None
+                t.add(t.regressions, Finding(unit.unit, case.id, case.outcome, exp, _mismatch(exp, case.outcome)))
+        elif case.outcome == Outcome.PASS and matching:
+            exp = matching[0]
+            t.add(t.fixed, Finding(unit.unit, case.id, case.outcome, exp, f"{exp.because()}; it passes"))
+            outcome, message = Outcome.XPASS, _with(case.message, exp.because())
+        cases.append(case.model_copy(update={"outcome": outcome, "message": message}))
+    return cases, uncovered
+
+
+def _gate_unit(unit: UnitResult, exps: list[Expectation], t: _Tally) -> UnitResult:
+    unit_exps = [e for e in exps if e.case is None]
+    case_exps = [e for e in exps if e.case is not None]
+    cases, uncovered = _gate_cases(unit, unit_exps, case_exps, t)
+    outcome, reason = unit.outcome, unit.reason
+    covering = next((e for e in unit_exps if e.covers(unit.outcome)), None)
+    if covering is not None:
+        t.add(t.expected, Finding(unit.unit, None, unit.outcome, covering, covering.because()))
+        if is_bad(unit.outcome):
+            outcome, reason = Outcome.XFAIL, _with(unit.reason, covering.because())
+    elif is_bad(unit.outcome):
+        bad_cases = [c for c in unit.cases if is_bad(c.outcome)]
+        if unit_exps:
+            exp = unit_exps[0]
+            t.add(t.regressions, Finding(unit.unit, None, unit.outcome, exp, _mismatch(exp, unit.outcome)))
+        elif unit.outcome in (Outcome.FAIL, Outcome.ERROR) and bad_cases and not uncovered:
+            note = "expected: every failing case of it is expected"
+            outcome, reason = Outcome.XFAIL, _with(unit.reason, note)
+        elif not (uncovered and unit.outcome in (Outcome.FAIL, Outcome.ERROR)):
+            # a failing unit whose unexpected cases are listed is reported by those cases
+            message = _mismatch(None, unit.outcome) + (f": {unit.reason}" if unit.reason else "")
+            t.add(t.regressions, Finding(unit.unit, None, unit.outcome, None, message))
+    elif unit.outcome in (Outcome.PASS, Outcome.XPASS) and unit_exps:
+        exp = unit_exps[0]
+        t.add(t.fixed, Finding(unit.unit, None, unit.outcome, exp, f"{exp.because()}; it passes"))
+        outcome, reason = Outcome.XPASS, _with(unit.reason, exp.because())
+    # case entries of a unit that passed without running any matching case are stale
+    if unit.outcome == Outcome.PASS:
+        for exp in case_exps:
+            if id(exp) not in t.touched and not any(exp.matches_case(c.id) for c in unit.cases):
+                t.add(t.fixed, Finding(unit.unit, exp.case, unit.outcome, exp,
+                                       f"{exp.because()}; no such case failed and the unit passed"))  # fmt: skip
+    return unit.model_copy(update={"outcome": outcome, "reason": reason, "cases": tuple(cases)})
+
+
+def gate(run: SuiteRun, expectations: Expectations | None = None) -> Verdict:
+    """Compare ``run`` with ``expectations`` (none: every bad result is a regression)."""
+    expectations = expectations or Expectations()
+    tally = _Tally([], [], [], set())
+    units = tuple(_gate_unit(u, expectations.for_unit(u.unit), tally) for u in run.units)
+    annotated = run.model_copy(update={"units": units})
+    return Verdict(
+        regressions=tuple(tally.regressions),
+        fixed=tuple(tally.fixed),
+        expected=tuple(tally.expected),
+        not_seen=tuple(e for e in expectations.entries if id(e) not in tally.touched),
+        flaky=tuple(u.unit for u in run.units if u.flaky),
+        run=annotated,
+    )

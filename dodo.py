@@ -10,11 +10,12 @@ import sys
 
 from doit.tools import config_changed
 
-from toolchain import build, dist, paths, recipe
+from toolchain import build, dist, paths, recipe, report, testing
 from toolchain.errors import RecipeError
 from toolchain.tasks import action, config_changed_lazy, provision_sdk, sdk_still_there
 
-DOIT_CONFIG = {"default_tasks": ["smoke"], "verbosity": 2}
+# "continue": a regression fails `test`, but the report is still rendered to show it.
+DOIT_CONFIG = {"default_tasks": ["smoke", "test", "report"], "verbosity": 2, "continue": True}
 
 try:
     RECIPES = [r for r in recipe.discover() if r.kind == "interpreter"]
@@ -112,3 +113,28 @@ def task_smoke():
             "file_dep": [build.dist_dir(r) / r.artifact.module_name, dist.launcher_path(r)],
             "targets": [build.work_dir(r) / "smoke.txt"],
         }
+
+
+def task_test():
+    """Run the language's own test suite under wasmtime; fail on regressions only."""
+    for r in RECIPES:
+        if not r.test.suite:
+            continue
+        expectations = testing.expectations_path(r)
+        yield {
+            "name": r.id,
+            "actions": [action(testing.test_task, r)],
+            "file_dep": [build.stage_dir(r) / ".wasiports-installed",
+                         *([expectations] if expectations else [])],
+            "targets": [testing.results_path(r)],
+        }
+
+
+def task_report():
+    """Render dist/report/ (HTML, JSON, Markdown, JUnit XML) from the test results."""
+    tested = [r for r in RECIPES if r.test.suite]
+    return {
+        "actions": [action(report.write, tested)],
+        "file_dep": [testing.results_path(r) for r in tested],
+        "targets": [report.report_dir() / "index.html", report.report_dir() / "report.json"],
+    }

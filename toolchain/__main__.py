@@ -1,43 +1,102 @@
-"""``wasiports`` / ``python -m toolchain``: small entry points beside the doit pipeline.
+"""``wasiports`` / ``python -m toolchain``: entry points beside the doit pipeline.
 
-    wasiports run [wasmtime-run options] MODULE ARGS…   run a WASI command module
-    wasiports sdk                                      show which WASI SDK the pipeline uses
+    wasiports run [wasmtime-run options] MODULE ARGS…     run a WASI command module
+    wasiports test ID [--units U …] [--shard I/N] [--workers N] [--out FILE] [--no-gate]
+                                                         run a recipe's test suite (or part of it)
+    wasiports merge --out FILE RESULTS.json …            combine shard results into one run
+    wasiports report [--previous REPORT.json]            render dist/report/ from the results
+    wasiports sdk                                        show which WASI SDK the pipeline uses
     wasiports --version
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from importlib import metadata
+from pathlib import Path
 
-from . import __version__, build, runner
+from . import __version__, build, paths, runner
 from .errors import WasiportsError
+
+
+def _recipe(recipe_id: str):  # noqa: ANN202
+    from . import recipe
+
+    for r in recipe.discover():
+        if r.id == recipe_id:
+            return r
+    raise WasiportsError(f"no recipe {recipe_id!r}",
+                         hint="known: " + ", ".join(r.id for r in recipe.discover()))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wasiports", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="store_true")
+    sub = parser.add_subparsers(dest="command")
+    test = sub.add_parser("test", help="run a recipe's test suite")
+    test.add_argument("id")
+    test.add_argument("--units", nargs="+", default=[])
+    test.add_argument("--shard")
+    test.add_argument("--workers", type=int)
+    test.add_argument("--out", type=Path)
+    test.add_argument("--no-gate", action="store_true", help="exit 0 even on regressions")
+    merge = sub.add_parser("merge", help="merge shard results")
+    merge.add_argument("inputs", nargs="+", type=Path)
+    merge.add_argument("--out", type=Path, required=True)
+    rep = sub.add_parser("report", help="render the report")
+    rep.add_argument("--previous", type=Path)
+    sub.add_parser("sdk", help="show the provisioned SDK")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0 if args else 2
-    if args[0] == "--version":
+    if args[:1] == ["run"]:
+        return runner.main(args)
+    opts = _parser().parse_args(args)
+    try:
+        return _dispatch(opts)
+    except WasiportsError as exc:
+        print(f"error: {exc.render()}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _dispatch(opts: argparse.Namespace) -> int:
+    from . import harness, recipe, report, results, testing
+
+    if opts.version:
         print(f"wasiports {__version__} (wasmtime-py {metadata.version('wasmtime')})")
         return 0
-    if args[0] == "run":
-        return runner.main(args)
-    if args[0] == "sdk":
+    if opts.command == "test":
+        r = _recipe(opts.id)
+        run = testing.run_tests(r, units=opts.units, workers=opts.workers, out=opts.out,
+                                shard=harness.parse_shard(opts.shard) if opts.shard else None)
+        if opts.no_gate:
+            return 0
+        testing.check(r, run)
+        return 0
+    if opts.command == "merge":
+        merged = harness.merge([results.load(p) for p in opts.inputs])
+        opts.out.write_text(results.to_json(merged))
+        print(f"merge: {len(merged.units)} units from {len(opts.inputs)} file(s) -> {opts.out}")
+        return 0
+    if opts.command == "report":
+        report.write([r for r in recipe.discover() if r.test.suite], previous=opts.previous)
+        return 0
+    if opts.command == "sdk":
         try:
             info = build.load_sdk()
         except OSError:
-            print("no SDK provisioned yet: run `scripts/build sdk`", file=sys.stderr)
+            print(f"no SDK provisioned yet under {paths.BUILD}: run `scripts/build sdk`",
+                  file=sys.stderr)
             return 1
         print(json.dumps(info.to_json(), indent=2))
         return 0
-    try:
-        raise WasiportsError(f"unknown command {args[0]!r}", hint="wasiports --help")
-    except WasiportsError as exc:
-        print(f"error: {exc.render()}", file=sys.stderr)
-        return 2
+    _parser().print_help()
+    return 2
 
 
 if __name__ == "__main__":

@@ -277,8 +277,12 @@ def _gate_cases(
         matching = [e for e in case_exps if e.matches_case(case.id)]
         covering = next((e for e in matching if e.covers(case.outcome)), None)
         outcome, message = case.outcome, case.message
+
+        def note(bucket: list[Finding], exp: Expectation | None, text: str) -> None:
+            t.add(bucket, Finding(unit.unit, case.id, case.outcome, exp, text))  # noqa: B023
+
         if covering is not None:
-            t.add(t.expected, Finding(unit.unit, case.id, case.outcome, covering, covering.because()))
+            note(t.expected, covering, covering.because())
             if is_bad(case.outcome):
                 outcome, message = Outcome.XFAIL, _with(case.message, covering.because())
         elif is_bad(case.outcome):
@@ -288,47 +292,52 @@ def _gate_cases(
             else:
                 uncovered = True
                 exp = matching[0] if matching else None
-                t.add(t.regressions, Finding(unit.unit, case.id, case.outcome, exp, _mismatch(exp, case.outcome)))
+                note(t.regressions, exp, _mismatch(exp, case.outcome))
         elif case.outcome == Outcome.PASS and matching:
             exp = matching[0]
-            t.add(t.fixed, Finding(unit.unit, case.id, case.outcome, exp, f"{exp.because()}; it passes"))
+            note(t.fixed, exp, f"{exp.because()}; it passes")
             outcome, message = Outcome.XPASS, _with(case.message, exp.because())
         cases.append(case.model_copy(update={"outcome": outcome, "message": message}))
     return cases, uncovered
 
 
 def _gate_unit(unit: UnitResult, exps: list[Expectation], t: _Tally) -> UnitResult:
+    """Classify ``unit`` and its cases; return it annotated (xfail/xpass)."""
     unit_exps = [e for e in exps if e.case is None]
     case_exps = [e for e in exps if e.case is not None]
     cases, uncovered = _gate_cases(unit, unit_exps, case_exps, t)
     outcome, reason = unit.outcome, unit.reason
+
+    def note(bucket: list[Finding], exp: Expectation | None, text: str) -> None:
+        t.add(bucket, Finding(unit.unit, None, unit.outcome, exp, text))
+
     covering = next((e for e in unit_exps if e.covers(unit.outcome)), None)
     if covering is not None:
-        t.add(t.expected, Finding(unit.unit, None, unit.outcome, covering, covering.because()))
+        note(t.expected, covering, covering.because())
         if is_bad(unit.outcome):
             outcome, reason = Outcome.XFAIL, _with(unit.reason, covering.because())
     elif is_bad(unit.outcome):
+        failed = unit.outcome in (Outcome.FAIL, Outcome.ERROR)
         bad_cases = [c for c in unit.cases if is_bad(c.outcome)]
         if unit_exps:
-            exp = unit_exps[0]
-            t.add(t.regressions, Finding(unit.unit, None, unit.outcome, exp, _mismatch(exp, unit.outcome)))
-        elif unit.outcome in (Outcome.FAIL, Outcome.ERROR) and bad_cases and not uncovered:
-            note = "expected: every failing case of it is expected"
-            outcome, reason = Outcome.XFAIL, _with(unit.reason, note)
-        elif not (uncovered and unit.outcome in (Outcome.FAIL, Outcome.ERROR)):
-            # a failing unit whose unexpected cases are listed is reported by those cases
-            message = _mismatch(None, unit.outcome) + (f": {unit.reason}" if unit.reason else "")
-            t.add(t.regressions, Finding(unit.unit, None, unit.outcome, None, message))
+            note(t.regressions, unit_exps[0], _mismatch(unit_exps[0], unit.outcome))
+        elif failed and bad_cases and not uncovered:
+            note_text = "expected: every failing case of it is expected"
+            outcome, reason = Outcome.XFAIL, _with(unit.reason, note_text)
+        elif not (failed and uncovered):
+            # (a failing unit whose unexpected cases are listed is reported by those cases)
+            detail = f": {unit.reason}" if unit.reason else ""
+            note(t.regressions, None, _mismatch(None, unit.outcome) + detail)
     elif unit.outcome in (Outcome.PASS, Outcome.XPASS) and unit_exps:
         exp = unit_exps[0]
-        t.add(t.fixed, Finding(unit.unit, None, unit.outcome, exp, f"{exp.because()}; it passes"))
+        note(t.fixed, exp, f"{exp.because()}; it passes")
         outcome, reason = Outcome.XPASS, _with(unit.reason, exp.because())
     # case entries of a unit that passed without running any matching case are stale
     if unit.outcome == Outcome.PASS:
         for exp in case_exps:
             if id(exp) not in t.touched and not any(exp.matches_case(c.id) for c in unit.cases):
-                t.add(t.fixed, Finding(unit.unit, exp.case, unit.outcome, exp,
-                                       f"{exp.because()}; no such case failed and the unit passed"))  # fmt: skip
+                text = f"{exp.because()}; no such case failed and the unit passed"
+                t.add(t.fixed, Finding(unit.unit, exp.case, unit.outcome, exp, text))
     return unit.model_copy(update={"outcome": outcome, "reason": reason, "cases": tuple(cases)})
 
 

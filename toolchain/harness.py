@@ -138,7 +138,7 @@ class Executor(Protocol):
     """Runs unit commands; must be safe to call from several threads at once."""
 
     def execute(self, command: UnitCommand, scratch: Path) -> Completed:
-        """Run ``command`` to its end (or kill it); raise :class:`HarnessError` if it cannot start."""
+        """Run ``command`` to its end (or kill it); :class:`HarnessError` if it cannot start."""
         ...
 
     def cancel(self) -> None:
@@ -629,7 +629,7 @@ class _Run:
                 sched.results[unit] = result
                 sched.finished += 1
                 line = f"{self.counter()} {unit} ... {self.describe(result)}"
-        self.say(line)
+            self.say(line)  # under the lock, so the counter only goes up
 
     @staticmethod
     def describe(result: UnitResult) -> str:
@@ -801,7 +801,8 @@ def run_suite(
         units=tuple(scheduler.results[u] for u in units),
     )
     counts = ", ".join(f"{n} {o.value}" for o, n in run.summary.units.items() if n)
-    state.say(f"{adapter.suite}{shard_text}: {counts or 'no units'} in {time.monotonic() - began:.1f} s")
+    took = time.monotonic() - began
+    state.say(f"{adapter.suite}{shard_text}: {counts or 'no units'} in {took:.1f} s")
     return run
 
 
@@ -851,7 +852,8 @@ def merge(runs: Sequence[SuiteRun], *, allow_partial: bool = False) -> SuiteRun:
     else:
         counts = {s[1] for s in shards if s is not None}
         if len(counts) > 1:
-            raise HarnessError(f"{suite}: shards of different splits: /{', /'.join(map(str, sorted(counts)))}")
+            splits = ", ".join(f"/{n}" for n in sorted(counts))
+            raise HarnessError(f"{suite}: shards of different splits: {splits}")
         count = counts.pop()
         seen: set[int] = set()
         for s in shards:

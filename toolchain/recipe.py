@@ -156,10 +156,12 @@ class Smoke(_Strict):
 
 
 class Test(_Strict):
-    """Filled by the test-harness work; present so recipes can already carry it."""
+    """How to run the language's own test suite under wasmtime (see toolchain/suites)."""
 
-    suite: str = ""
-    expectations: str = ""
+    suite: str = Field(default="", description="adapter name, e.g. cpython-regrtest")
+    expectations: str = Field(default="", description="expected results file, next to the recipe")
+    unit_timeout: float = Field(default=900, gt=0, description="seconds one unit may run")
+    args: list[str] = Field(default_factory=list, description="extra arguments for each unit")
 
 
 class Recipe(_Strict):

@@ -254,9 +254,9 @@ def loads(text: str, *, source: str = "<string>") -> SuiteRun:
             f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
             for err in e.errors()
         ]
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise HarnessError(
-            f"{source}: invalid results document",
-            why="; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
+            f"{source}: invalid results document", why="; ".join(problems[:5]) + more
         ) from None
     if "summary" in data and data["summary"] != run.summary.model_dump(mode="json"):
         raise HarnessError(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -141,8 +142,11 @@ def test_real_units_end_as_one_result_each_and_leave_nothing_running(tmp_path: P
     assert result.unit("trap.wasm").trap == "wasm trap: wasm `unreachable` instruction executed"
     assert result.unit("loop.wasm").reason == "timed out after 2 s"
     assert result.unit("selfkill").reason == "the unit's process died: killed by SIGKILL"
-    assert result.unit("hang").reason.startswith("killed by the harness after 3.")
-    assert "(timeout 1 s + 2 s grace)" in result.unit("hang").reason
+    killed = re.fullmatch(
+        r"killed by the harness after ([0-9.]+) s \(timeout 1 s \+ 2 s grace\)",
+        result.unit("hang").reason,
+    )
+    assert killed and 3 <= float(killed[1]) < 10
     assert len(out.getvalue().splitlines()) == 1 + 7 + 1  # header, one line per unit, summary
 
     # nothing left behind: no unit's group has a live member, the background sleep is gone

@@ -7,21 +7,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from toolchain import paths
 
+from .conftest import doit
+
 ID = "python-3.13.5"
 ARTIFACT = paths.DIST / f"{ID}-wasi"
 LAUNCHER = ARTIFACT / "python"
-
-
-def doit(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "doit", "-f", str(paths.ROOT / "dodo.py"), *args],
-                          cwd=paths.ROOT, capture_output=True, text=True)
 
 
 def python(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -30,10 +26,8 @@ def python(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
 
 
 @pytest.fixture(scope="module")
-def built() -> None:
-    result = doit(f"smoke:{ID}")
-    if result.returncode != 0:
-        pytest.fail(f"pipeline failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+def built(python_built: None) -> None:
+    return None
 
 
 def test_launcher_reports_the_version(built: None) -> None:
@@ -85,7 +79,7 @@ def test_manifest_records_origins_and_files(built: None) -> None:
 
 
 def test_second_run_does_nothing(built: None) -> None:
-    result = doit()
+    result = doit("smoke")
     assert result.returncode == 0, result.stdout[-3000:]
     ran = [line for line in result.stdout.splitlines() if line.startswith(".  ")]
     assert ran == [], f"tasks ran again: {ran}"

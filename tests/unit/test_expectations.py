@@ -44,10 +44,14 @@ def exps(text: str) -> Expectations:
 
 
 def entry(unit: str, outcome: str = "fail", case: str | None = None) -> Expectation:
-    return Expectation(unit=unit, case=case, outcome=outcome, reason=f"why {unit}")  # type: ignore[arg-type]
+    return Expectation(
+        unit=unit, case=case, outcome=outcome, reason=f"why {unit}"  # type: ignore[arg-type]
+    )
 
 
-def unit(name: str, outcome: Outcome = Outcome.PASS, *cases: CaseResult, reason: str = "") -> UnitResult:
+def unit(
+    name: str, outcome: Outcome = Outcome.PASS, *cases: CaseResult, reason: str = ""
+) -> UnitResult:
     return UnitResult(
         suite="python-3.13.5", unit=name, outcome=outcome, duration=1.0, exit_code=0,
         reason=reason, cases=cases,
@@ -108,7 +112,8 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
          "expect.0.reason: must say why"),
         ('[[expect]]\nunit = "a"\noutcome = "fail"\nreason = "x"\nlink = "bugs #1"\n',
          "expect.0.link: 'bugs #1' is not an http(s):// URL"),
-        ('[[expect]]\nunit = ""\noutcome = "fail"\nreason = "x"\n', "expect.0.unit: String should have"),
+        ('[[expect]]\nunit = ""\noutcome = "fail"\nreason = "x"\n',
+         "expect.0.unit: String should have"),
         ('[[expect]]\nunit = "a"\noutcome = "fail"\nreason = "x"\n' * 2,
          "expect.1: repeats expect.0 (a)"),
         ("[[expect]\n", "not valid TOML"),
@@ -134,7 +139,8 @@ def test_outcome_classes() -> None:
     fail = entry("a", "fail")
     assert fail.covers(Outcome.FAIL) and fail.covers(Outcome.ERROR)
     assert not fail.covers(Outcome.CRASH) and not fail.covers(Outcome.TIMEOUT)
-    assert entry("a", "crash").covers(Outcome.CRASH) and not entry("a", "crash").covers(Outcome.FAIL)
+    crash = entry("a", "crash")
+    assert crash.covers(Outcome.CRASH) and not crash.covers(Outcome.FAIL)
     assert entry("a", "skip").covers(Outcome.SKIP)
     assert entry("a", case="t.*.test_x?").matches_case("t.Foo.test_x1")
     assert not entry("a").matches_case("anything")
@@ -173,8 +179,11 @@ def test_an_expected_failure_is_ok_and_marked_xfail() -> None:
     assert seen.unit == "test_recursion" and seen.expectation is not None
     marked = verdict.run.unit("test_recursion")
     assert marked.outcome == Outcome.XFAIL
-    assert marked.reason == "expected crash: stack exhaustion traps [was: wasm trap: call stack exhausted]"
-    assert verdict.run.summary.units[Outcome.XFAIL] == 1 and verdict.run.summary.units[Outcome.CRASH] == 0
+    assert marked.reason == (
+        "expected crash: stack exhaustion traps [was: wasm trap: call stack exhausted]"
+    )
+    counts = verdict.run.summary.units
+    assert counts[Outcome.XFAIL] == 1 and counts[Outcome.CRASH] == 0
     assert run.unit("test_recursion").outcome == Outcome.CRASH  # the input is untouched
 
 
@@ -219,7 +228,9 @@ def test_case_expectations_with_globs() -> None:
     marked = verdict.run.unit("test_os")
     assert marked.outcome == Outcome.XFAIL  # every failing case of it is expected
     assert [c.outcome for c in marked.cases] == [Outcome.PASS, Outcome.XFAIL, Outcome.XFAIL]
-    assert marked.cases[1].message == "expected fail: umask is a no-op under WASI (https://github.com/python/cpython/issues/1)"
+    assert marked.cases[1].message == (
+        "expected fail: umask is a no-op under WASI (https://github.com/python/cpython/issues/1)"
+    )
 
 
 def test_an_unexpected_failing_case_is_the_regression() -> None:
@@ -237,7 +248,8 @@ def test_an_unexpected_failing_case_is_the_regression() -> None:
 
 
 def test_a_crash_of_a_unit_with_case_expectations_is_a_regression() -> None:
-    os_unit = unit("test_os", Outcome.CRASH, case("test.test_os.PosixTests.test_umask", Outcome.FAIL))
+    umask = case("test.test_os.PosixTests.test_umask", Outcome.FAIL)
+    os_unit = unit("test_os", Outcome.CRASH, umask)
     verdict = gate(suite_run(os_unit), exps(GOOD))
     assert [(f.unit, f.case) for f in verdict.regressions] == [("test_os", None)]
 
@@ -246,7 +258,8 @@ def test_a_fixed_case_and_a_stale_case_are_reported() -> None:
     passing = unit("test_os", Outcome.PASS, case("test.test_os.PosixTests.test_umask"))
     verdict = gate(suite_run(passing), exps(GOOD))
     assert verdict.ok
-    assert [(f.unit, f.case) for f in verdict.fixed] == [("test_os", "test.test_os.PosixTests.test_umask")]
+    fixed = [(f.unit, f.case) for f in verdict.fixed]
+    assert fixed == [("test_os", "test.test_os.PosixTests.test_umask")]
     assert verdict.run.unit("test_os").cases[0].outcome == Outcome.XPASS
     stale = gate(suite_run(unit("test_os")), exps(GOOD))  # passed, no case info at all
     assert [(f.unit, f.case) for f in stale.fixed] == [("test_os", "test.test_os.*.test_umask*")]
@@ -254,10 +267,12 @@ def test_a_fixed_case_and_a_stale_case_are_reported() -> None:
 
 
 def test_a_unit_expectation_covers_its_cases() -> None:
-    broken = unit("a", Outcome.FAIL, case("a.t1", Outcome.FAIL), case("a.t2", Outcome.ERROR), case("a.t3"))
+    cases = (case("a.t1", Outcome.FAIL), case("a.t2", Outcome.ERROR), case("a.t3"))
+    broken = unit("a", Outcome.FAIL, *cases)
     verdict = gate(suite_run(broken), Expectations((entry("a", "fail"),)))
     assert verdict.ok
-    assert [c.outcome for c in verdict.run.unit("a").cases] == [Outcome.XFAIL, Outcome.XFAIL, Outcome.PASS]
+    marked = [c.outcome for c in verdict.run.unit("a").cases]
+    assert marked == [Outcome.XFAIL, Outcome.XFAIL, Outcome.PASS]
 
 
 def test_expectations_the_run_did_not_exercise() -> None:

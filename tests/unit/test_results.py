@@ -25,7 +25,9 @@ T1 = datetime(2025, 6, 1, 12, 5, 30, 250000, tzinfo=timezone.utc)
 def unit(name: str, outcome: Outcome = Outcome.PASS, **kw: object) -> UnitResult:
     fields: dict[str, object] = {"duration": 1.5, "exit_code": 0 if outcome == Outcome.PASS else 1}
     fields.update(kw)
-    return UnitResult(suite="python-3.13.5", unit=name, outcome=outcome, **fields)  # type: ignore[arg-type]
+    return UnitResult(
+        suite="python-3.13.5", unit=name, outcome=outcome, **fields  # type: ignore[arg-type]
+    )
 
 
 def sample_run() -> SuiteRun:
@@ -39,7 +41,7 @@ def sample_run() -> SuiteRun:
             unit("test_os", Outcome.FAIL, reason="exit status 2", cases=(
                 CaseResult(id="test_os.FileTests.test_access", outcome=Outcome.PASS, duration=0.01),
                 CaseResult(id="test_os.FileTests.test_umask", outcome=Outcome.FAIL, message="boom"),
-                CaseResult(id="test_os.ForkTests.test_fork", outcome=Outcome.SKIP, message="no fork"),
+                CaseResult(id="test_os.ForkTests.test_fork", outcome=Outcome.SKIP, message="nope"),
             )),
             unit("test_socket", Outcome.SKIP, exit_code=0, reason="requires socket support"),
             unit("test_re", Outcome.PASS, attempts=2, flaky=True, log_tail="== Tests result: OK\n"),
@@ -77,7 +79,8 @@ def test_wrong_schema_version_is_a_clear_error(tmp_path: Path) -> None:
     document["schema_version"] = 2
     path = tmp_path / "old.json"
     path.write_text(json.dumps(document))
-    with pytest.raises(HarnessError, match=r"old\.json: results schema version 2, this wasiports reads 1"):
+    expected = r"old\.json: results schema version 2, this wasiports reads 1"
+    with pytest.raises(HarnessError, match=expected):
         results.load(path)
     with pytest.raises(HarnessError, match="schema version None"):
         results.loads("{}", source="empty.json")

@@ -1,0 +1,25 @@
+"""Shared fixtures for the integration tests: the real CPython 3.13.5 build, made (or found up to
+date) through the pipeline once per session."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from toolchain import paths
+
+PYTHON_ID = "python-3.13.5"
+
+
+def doit(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "doit", "-f", str(paths.ROOT / "dodo.py"), *args],
+                          cwd=paths.ROOT, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="session")
+def python_built() -> None:
+    result = doit(f"smoke:{PYTHON_ID}")
+    if result.returncode != 0:
+        pytest.fail(f"pipeline failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")

@@ -1,0 +1,148 @@
+"""CPython's regrtest as harness units: one wasm process per test file or package.
+
+regrtest's own ``-j`` needs subprocesses, which WASI lacks, so the harness runs
+``python.wasm -m test <name>`` for each name of ``--list-tests`` in parallel host processes.
+Each unit gets a fresh scratch directory as the guest's ``/`` (so ``/tmp`` exists, ``chdir('/')``
+works and ``..`` out of ``/tmp`` stays inside the sandbox) with the installed stdlib mapped at
+``/usr/local/lib``; per-case results come from regrtest's ``--junit-xml``.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from .. import build, runner
+from ..errors import HarnessError
+from ..harness import Completed, UnitCommand, exit_outcome, trap_message
+from ..recipe import Recipe
+from ..render import render
+from ..results import CaseResult, Outcome, UnitResult
+
+GUEST_LIB = "/usr/local/lib"
+JUNIT = "junit.xml"
+# regrtest's exit statuses (Lib/test/libregrtest/utils.py)
+EXIT_BAD_TEST, EXIT_ENV_CHANGED, EXIT_NO_TESTS_RAN = 2, 3, 4
+_SKIPPED = re.compile(r"^(?P<unit>\S+) skipped(?: \((?P<kind>[^)]*)\))? -- (?P<reason>.+)$", re.M)
+
+
+class RegrtestAdapter:
+    """Runs the installed ``test`` package of a CPython recipe's stage directory."""
+
+    def __init__(self, recipe: Recipe) -> None:
+        self.recipe = recipe
+        assert recipe.artifact is not None
+        ctx = build.context(recipe)
+        stage = build.stage_dir(recipe)
+        self.module = stage / render(recipe.artifact.module, ctx, where="artifact.module")
+        self.lib = stage / "usr" / "local" / "lib"
+        if not self.module.is_file():
+            raise HarnessError(f"{recipe.id}: no installed module at {self.module}",
+                               hint=f"run `doit install:{recipe.id}` first")
+        self.timeout = recipe.test.unit_timeout
+        self.args = list(recipe.test.args)
+
+    @property
+    def suite(self) -> str:
+        return self.recipe.id
+
+    def _guest(self, scratch: Path, *args: str) -> list[str]:
+        (scratch / "tmp").mkdir(parents=True, exist_ok=True)
+        (scratch / GUEST_LIB.lstrip("/")).mkdir(parents=True, exist_ok=True)  # the mount point
+        return [
+            str(Path(sys.prefix) / "bin" / "python3"), "-m", "toolchain.runner", "run",
+            "--timeout", str(self.timeout),
+            "--dir", f"{scratch}::/", "--dir", f"{self.lib}::{GUEST_LIB}",
+            "--env", "TMPDIR=/tmp", "--env", "HOME=/tmp", "--env", "PYTHONHASHSEED=0",
+            "--argv0", "python3", str(self.module), *args,
+        ]
+
+    def list_units(self) -> list[str]:
+        """``python -m test --list-tests``, run in-process through the runner."""
+        work = build.work_dir(self.recipe) / "list-tests"
+        out = work / "out.txt"
+        (work / "tmp").mkdir(parents=True, exist_ok=True)
+        (work / GUEST_LIB.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        result = runner.run(runner.RunSpec(
+            module=self.module, args=("-m", "test", "--list-tests"), argv0="python3",
+            dirs=((str(work), "/"), (str(self.lib), GUEST_LIB)), env={"TMPDIR": "/tmp"},
+            stdout=out, stderr=work / "err.txt", timeout=300))
+        if result.exit_code != 0:
+            raise HarnessError(f"{self.suite}: `python -m test --list-tests` failed "
+                               f"(exit {result.exit_code})", why=(work / "err.txt").read_text()[-2000:])
+        return [line.strip() for line in out.read_text().splitlines() if line.strip()]
+
+    def command(self, unit: str, scratch: Path) -> UnitCommand:
+        argv = self._guest(scratch, "-m", "test", unit, "--tempdir", "/tmp/regrtest",
+                           "--junit-xml", f"/{JUNIT}", *self.args)
+        return UnitCommand(argv=tuple(argv), timeout=self.timeout)
+
+    def parse(self, unit: str, scratch: Path, completed: Completed) -> UnitResult:
+        cases = parse_junit(scratch / JUNIT)
+        outcome, reason = unit_outcome(unit, completed.exit_code, completed.output, cases)
+        return UnitResult(
+            suite=self.suite, unit=unit, outcome=outcome, reason=reason,
+            duration=completed.duration, exit_code=completed.exit_code,
+            trap=trap_message(completed.exit_code, completed.output), cases=tuple(cases),
+        )
+
+    def describe(self) -> str:
+        return shlex.join(self._guest(Path("<scratch>"), "-m", "test", "<unit>"))
+
+
+def unit_outcome(unit: str, exit_code: int | None, output: str,
+                 cases: list[CaseResult]) -> tuple[Outcome, str]:
+    """Whole-unit outcome from regrtest's exit status and summary lines."""
+    skipped = [m for m in _SKIPPED.finditer(output) if m["unit"].endswith(unit.split(".")[-1])]
+    if exit_code == 0 and skipped:
+        m = skipped[-1]
+        kind = f"{m['kind']}: " if m["kind"] else ""
+        return Outcome.SKIP, f"{kind}{m['reason'].strip()}"
+    if exit_code == 0:
+        return Outcome.PASS, ""
+    if exit_code == EXIT_ENV_CHANGED:
+        return Outcome.PASS, "regrtest: the test altered the execution environment (env changed)"
+    if exit_code == EXIT_NO_TESTS_RAN:
+        return Outcome.SKIP, "regrtest: no tests ran"
+    if exit_code == EXIT_BAD_TEST:
+        bad = sum(1 for c in cases if c.outcome in (Outcome.FAIL, Outcome.ERROR))
+        return Outcome.FAIL, f"{bad} failing case(s)" if bad else "regrtest reported a failure"
+    return exit_outcome(exit_code, output)
+
+
+def parse_junit(path: Path) -> list[CaseResult]:
+    """Cases from regrtest's ``--junit-xml`` file (missing or cut short: none/the parsed ones)."""
+    if not path.is_file():
+        return []
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError:
+        return []
+    cases = []
+    for case in root.iter("testcase"):
+        name = case.get("name", "").removeprefix("test.")
+        outcome, message = Outcome.PASS, ""
+        for child in case:
+            # regrtest (libregrtest/testresult.py): <skipped>reason</skipped>;
+            # <failure|error type=… message=…>traceback</…>; <output …> for an upstream
+            # @expectedFailure that failed as expected, which unittest counts as a success.
+            tag = child.tag
+            if tag == "skipped":
+                outcome, message = Outcome.SKIP, (child.text or "").strip()
+            elif tag in ("failure", "error"):
+                outcome = Outcome.FAIL if tag == "failure" else Outcome.ERROR
+                message = (child.get("message") or child.get("type") or "").strip()
+            elif tag == "output" and outcome == Outcome.PASS:
+                message = "expected failure (declared upstream)"
+        if case.get("status") == "skipped" and outcome == Outcome.PASS:
+            outcome = Outcome.SKIP
+        try:
+            duration = float(case.get("time", "0") or 0)
+        except ValueError:
+            duration = 0.0
+        cases.append(CaseResult(id=name or "?", outcome=outcome, duration=duration,
+                                message=message[:500]))
+    return cases

@@ -1,0 +1,91 @@
+"""Run a recipe's own test suite through the harness and gate it on the expectations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import build, expectations, harness, results
+from .errors import HarnessError
+from .recipe import Recipe
+from .results import SuiteRun, UnitResult
+from .suites import adapter_for
+
+
+def test_dir(recipe: Recipe) -> Path:
+    return build.work_dir(recipe) / "test"
+
+
+def results_path(recipe: Recipe) -> Path:
+    """The raw run of the last `doit test` (the report reads it)."""
+    return test_dir(recipe) / "results.json"
+
+
+def expectations_path(recipe: Recipe) -> Path | None:
+    if not recipe.test.expectations:
+        return None
+    return recipe.path.parent / recipe.test.expectations
+
+
+def load_expectations(recipe: Recipe) -> expectations.Expectations:
+    path = expectations_path(recipe)
+    return expectations.load(path) if path else expectations.Expectations()
+
+
+class _Only:
+    """An adapter restricted to some units (quick runs, integration tests)."""
+
+    def __init__(self, inner: harness.Adapter, units: Sequence[str]) -> None:
+        self.inner, self.units = inner, list(units)
+
+    @property
+    def suite(self) -> str:
+        return self.inner.suite
+
+    def list_units(self) -> list[str]:
+        known = set(self.inner.list_units())
+        unknown = [u for u in self.units if u not in known]
+        if unknown:
+            raise HarnessError(f"{self.suite}: no such test unit(s): {', '.join(unknown)}")
+        return self.units
+
+    def command(self, unit: str, scratch: Path) -> harness.UnitCommand:
+        return self.inner.command(unit, scratch)
+
+    def parse(self, unit: str, scratch: Path, completed: harness.Completed) -> UnitResult:
+        return self.inner.parse(unit, scratch, completed)
+
+
+def run_tests(recipe: Recipe, *, units: Sequence[str] = (), shard: tuple[int, int] | None = None,
+              workers: int | None = None, out: Path | None = None) -> SuiteRun:
+    """Run the suite (or some units, or one shard), write the results, print the verdict."""
+    adapter: harness.Adapter = adapter_for(recipe)
+    if units:
+        adapter = _Only(adapter, units)
+    expected = load_expectations(recipe)
+    run = harness.run_suite(adapter, harness.ProcessExecutor(), work_dir=test_dir(recipe),
+                            workers=workers, shard=shard, skip=expected.unit_skips())
+    target = out or results_path(recipe)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(results.to_json(run))
+    print(f"test: {recipe.id}: results in {target}")
+    return run
+
+
+def check(recipe: Recipe, run: SuiteRun) -> expectations.Verdict:
+    """Gate ``run``: print the verdict, raise on regressions (new failures, new crashes)."""
+    verdict = expectations.gate(run, load_expectations(recipe))
+    print(verdict.report())
+    if not verdict.ok:
+        raise HarnessError(
+            f"{recipe.id}: {len(verdict.regressions)} regression(s) against "
+            f"{expectations_path(recipe) or 'no expectations file'}",
+            why="; ".join(str(f) for f in verdict.regressions[:10]),
+            hint="fix them, or record each as expected with its reason in the expectations file",
+        )
+    return verdict
+
+
+def test_task(recipe: Recipe) -> None:
+    """doit test:<id>: the whole suite, gated."""
+    check(recipe, run_tests(recipe))

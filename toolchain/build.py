@@ -199,6 +199,9 @@ def fetch_source(recipe: Recipe) -> None:
         record.update(archive=deb.file, repack=True, repack_note=deb.note)
     record.update(path=str(got.path), sha256=got.sha256, size=got.size,
                   origin=got.origin.kind, url=got.origin.url)
+    if got.downloaded_from is not None:
+        record.update(downloaded_from={"origin": got.downloaded_from.kind,
+                                       "url": got.downloaded_from.url})
     fetch_record(recipe).parent.mkdir(parents=True, exist_ok=True)
     fetch_record(recipe).write_text(json.dumps(record, indent=2) + "\n")
     print(f"fetch: {recipe.id}: {record['archive']} served by {got.origin.kind} ({got.origin.url})")

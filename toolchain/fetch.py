@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import os
 import re
 import sys
@@ -70,6 +71,8 @@ class Fetched:
     sha256: str
     size: int
     origin: Origin
+    downloaded_from: Origin | None = None
+    """For a cache hit: the origin that first served the file, when it was recorded."""
 
 
 class _Retry(Exception):
@@ -82,6 +85,23 @@ class _Skip(Exception):
 
 class _LocalError(Exception):
     """Writing into the cache failed: no other origin can help."""
+
+
+def _provenance_file(final: Path) -> Path:
+    return final.with_name(f".{final.name}.origin.json")
+
+
+def _write_provenance(final: Path, origin: Origin) -> None:
+    """Remember which origin served a cached file, so later cache hits can still say so."""
+    _provenance_file(final).write_text(json.dumps({"kind": origin.kind, "url": origin.url}) + "\n")
+
+
+def _read_provenance(final: Path) -> Origin | None:
+    try:
+        data = json.loads(_provenance_file(final).read_text())
+        return Origin(str(data["kind"]), str(data["url"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def sha256_of(path: Path) -> str:
@@ -149,7 +169,8 @@ def fetch(
         if actual == expected:
             size = final.stat().st_size
             _say(f"fetch: {filename} ok ({size} bytes, sha256 {actual}) from cache")
-            return Fetched(final, actual, size, Origin("cache", final.resolve().as_uri()))
+            return Fetched(final, actual, size, Origin("cache", final.resolve().as_uri()),
+                           downloaded_from=_read_provenance(final))
         _say(f"fetch: {filename} cached copy has sha256 {actual}, not {expected}; deleting it")
         final.unlink()
 
@@ -177,6 +198,7 @@ def fetch(
             try:
                 os.chmod(part, 0o644)
                 os.replace(part, final)
+                _write_provenance(final, origin)
             except OSError as exc:
                 raise _cache_error(filename, dest_dir, exc) from exc
         finally:

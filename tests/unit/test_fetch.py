@@ -136,7 +136,10 @@ def dest(tmp_path: Path) -> Path:
 
 
 def _files(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+    """Files in the cache, less the provenance notes written beside verified downloads."""
+    if not directory.exists():
+        return []
+    return sorted(p.name for p in directory.iterdir() if not p.name.endswith(".origin.json"))
 
 
 def _up(server: Server, *paths: str) -> list[Origin]:
@@ -158,6 +161,7 @@ def test_downloads_verifies_and_then_hits_the_cache(server: Server, dest: Path) 
     assert again.origin.kind == "cache"
     assert again.origin.url == (dest / NAME).resolve().as_uri()
     assert again.path == dest / NAME and again.size == len(GOOD)
+    assert again.downloaded_from == origin  # the cache still knows who served it
     assert server.total == 1  # no request for a verified cached file
 
 

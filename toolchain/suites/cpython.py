@@ -97,7 +97,7 @@ def unit_outcome(unit: str, exit_code: int | None, output: str,
                  cases: list[CaseResult]) -> tuple[Outcome, str]:
     """Whole-unit outcome from regrtest's exit status and summary lines."""
     skipped = [m for m in _SKIPPED.finditer(output) if m["unit"].endswith(unit.split(".")[-1])]
-    if exit_code == 0 and skipped:
+    if exit_code in (0, EXIT_NO_TESTS_RAN) and skipped:  # 4: "resource denied" skips
         m = skipped[-1]
         kind = f"{m['kind']}: " if m["kind"] else ""
         return Outcome.SKIP, f"{kind}{m['reason'].strip()}"

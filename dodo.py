@@ -18,9 +18,11 @@ from toolchain.tasks import action, config_changed_lazy, provision_sdk, sdk_stil
 DOIT_CONFIG = {"default_tasks": ["smoke", "test", "report"], "verbosity": 2, "continue": True}
 
 try:
-    RECIPES = [r for r in recipe.discover() if r.kind == "interpreter"]
+    RECIPES = recipe.discover()  # libraries and interpreters: every build verb covers both
+    DEPS = {r.id: build.dependencies(r) for r in RECIPES}
 except RecipeError as exc:
     sys.exit(f"error: {exc.render()}")
+INTERPRETERS = [r for r in RECIPES if r.kind == "interpreter"]
 SDK_DATA = paths.RECIPES / "sdk.toml"
 TEMPLATES = sorted((paths.RECIPES / "templates").glob("*.j2"))
 
@@ -64,41 +66,43 @@ def task_configure():
         yield {
             "name": r.id,
             "actions": [action(build.timed, "configure", r, build.configure)],
-            "file_dep": [build.patched_stamp(r), build.sdk_record(), *TEMPLATES],
-            "targets": [build.host_dir(r) / "config.status"],
+            # The libraries it links (their install stamps) come first: `doit info` shows them.
+            "file_dep": [build.patched_stamp(r), build.sdk_record(), *TEMPLATES,
+                         *(build.installed_stamp(d) for d in DEPS[r.id])],
+            "targets": [build.configured_stamp(r)],
             "uptodate": [config_changed_lazy(lambda r=r: build.rendered_config(r))],
         }
 
 
 def task_build():
-    """Compile the interpreter for wasm32-wasi (make)."""
+    """Compile for wasm32-wasi (make)."""
     for r in RECIPES:
         yield {
             "name": r.id,
             "actions": [action(build.timed, "build", r, build.make)],
-            "file_dep": [build.host_dir(r) / "config.status"],
+            "file_dep": [build.configured_stamp(r)],
             "targets": [build.host_dir(r) / r.build.product],
         }
 
 
 def task_install():
-    """Install into a staging directory (make install DESTDIR=…)."""
+    """Install into build/<id>/stage (DESTDIR for interpreters; the prefix for libraries)."""
     for r in RECIPES:
         yield {
             "name": r.id,
             "actions": [action(build.timed, "install", r, build.install)],
             "file_dep": [build.host_dir(r) / r.build.product],
-            "targets": [build.stage_dir(r) / ".wasiports-installed"],
+            "targets": [build.installed_stamp(r)],
         }
 
 
 def task_dist():
     """Package dist/<id>-wasi/ (module, stdlib, launcher, manifest) and its tarball."""
-    for r in RECIPES:
+    for r in INTERPRETERS:
         yield {
             "name": r.id,
             "actions": [action(dist.package, r)],
-            "file_dep": [build.stage_dir(r) / ".wasiports-installed", r.path, *TEMPLATES],
+            "file_dep": [build.installed_stamp(r), r.path, *TEMPLATES],
             "targets": [build.dist_dir(r) / r.artifact.module_name, dist.launcher_path(r),
                         dist.manifest_path(r), dist.tarball_path(r)],
         }
@@ -106,7 +110,7 @@ def task_dist():
 
 def task_smoke():
     """Run the packaged interpreter and check that it reports its version."""
-    for r in RECIPES:
+    for r in INTERPRETERS:
         yield {
             "name": r.id,
             "actions": [action(dist.smoke, r)],
@@ -117,22 +121,21 @@ def task_smoke():
 
 def task_test():
     """Run the language's own test suite under wasmtime; fail on regressions only."""
-    for r in RECIPES:
+    for r in INTERPRETERS:
         if not r.test.suite:
             continue
         expectations = testing.expectations_path(r)
         yield {
             "name": r.id,
             "actions": [action(testing.test_task, r)],
-            "file_dep": [build.stage_dir(r) / ".wasiports-installed",
-                         *([expectations] if expectations else [])],
+            "file_dep": [build.installed_stamp(r), *([expectations] if expectations else [])],
             "targets": [testing.results_path(r)],
         }
 
 
 def task_report():
     """Render dist/report/ (HTML, JSON, Markdown, JUnit XML) from the test results."""
-    tested = [r for r in RECIPES if r.test.suite]
+    tested = [r for r in INTERPRETERS if r.test.suite]
     return {
         "actions": [action(report.write, tested)],
         "file_dep": [testing.results_path(r) for r in tested],

@@ -54,11 +54,31 @@ def native_dir(recipe: Recipe) -> Path:
 
 
 def host_dir(recipe: Recipe) -> Path:
+    if recipe.build.in_tree:
+        return src_dir(recipe)
     return src_dir(recipe) / "cross-build" / recipe.build.host
 
 
 def stage_dir(recipe: Recipe) -> Path:
+    """Where `make install` puts things: DESTDIR, or the prefix itself (``build.destdir = false``)."""
     return work_dir(recipe) / "stage"
+
+
+def configured_stamp(recipe: Recipe) -> Path:
+    return host_dir(recipe) / ".wasiports-configured"
+
+
+def installed_stamp(recipe: Recipe) -> Path:
+    return stage_dir(recipe) / ".wasiports-installed"
+
+
+def dependencies(recipe: Recipe) -> list[Recipe]:
+    """The library recipes ``recipe`` links, dependencies first."""
+    if not recipe.depends:
+        return []
+    from . import recipe as recipes
+
+    return recipes.dependencies(recipe, recipes.discover(recipe.path.parent.parent))
 
 
 def fetch_record(recipe: Recipe) -> Path:
@@ -105,7 +125,9 @@ def context(recipe: Recipe, info: sdk.SdkInfo | None = None) -> dict[str, Any]:
     """Names recipe templates may use. Paths are absolute; values are strings."""
     info = info or load_sdk()
     src = src_dir(recipe)
-    epoch_file = src / "configure"
+    epoch_file = next((p for p in (src / "configure", src / "Makefile", src / "README")
+                       if p.exists()), src)
+    deps = [stage_dir(d) for d in dependencies(recipe)]
     return {
         "recipe": recipe,
         "recipe_file": str(recipe.path.relative_to(paths.ROOT)) if recipe.path.is_relative_to(paths.ROOT) else str(recipe.path),
@@ -119,11 +141,17 @@ def context(recipe: Recipe, info: sdk.SdkInfo | None = None) -> dict[str, Any]:
         "native_product": str(native_dir(recipe) / recipe.build.native.produces) if recipe.build.native else "",
         "build_dir": str(host_dir(recipe)),
         "stage": str(stage_dir(recipe)),
+        "prefix": str(stage_dir(recipe)),
+        # Libraries this recipe links: each installed into its own prefix.
+        "deps_prefixes": [str(d) for d in deps],
+        "deps_pkg_config_path": ":".join(str(d / "lib" / "pkgconfig") for d in deps),
+        "deps_cflags": " ".join(f"-I{d / 'include'}" for d in deps),
+        "deps_ldflags": " ".join(f"-L{d / 'lib'}" for d in deps),
         "sdk": str(info.path),
         "sysroot": str(info.sysroot),
         "runner": runner_command(),
         "jobs": str(recipe.build.jobs or os.cpu_count() or 1),
-        "source_date_epoch": str(int(epoch_file.stat().st_mtime)) if epoch_file.exists() else "0",
+        "source_date_epoch": str(int(epoch_file.stat().st_mtime)) if src.exists() else "0",
         "env": dict(os.environ),
     }
 
@@ -161,9 +189,15 @@ def rendered_config(recipe: Recipe) -> dict[str, Any]:
         "env": env,
         "config_site": config_site_text(recipe, ctx),
         "native": recipe.build.native.model_dump() if recipe.build.native else None,
-        "make": recipe.build.make,
-        "install": recipe.build.install,
+        "make": make_args(recipe, ctx, "make"),
+        "install": make_args(recipe, ctx, "install"),
+        "depends": [d.id for d in dependencies(recipe)],
     }
+
+
+def make_args(recipe: Recipe, ctx: dict[str, Any], key: str) -> list[str]:
+    return [render(a, ctx, where=_where(recipe, f"build.{key}[{i}]"))
+            for i, a in enumerate(getattr(recipe.build, key))]
 
 
 # --- steps --------------------------------------------------------------------------------------
@@ -251,19 +285,22 @@ def configure(recipe: Recipe) -> None:
     ctx = context(recipe)
     _native(recipe, ctx)
     out = host_dir(recipe)
-    if out.exists():
+    if out.exists() and not recipe.build.in_tree:
         shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
     if recipe.build.config_site:
         (work_dir(recipe) / "config.site").write_text(config_site_text(recipe, ctx))
     _steps(recipe, recipe.build.pre_configure, ctx, "build.pre_configure")
-    cmd.run(configure_argv(recipe, ctx), cwd=out, env=build_env(recipe, ctx), log=log_path(recipe))
+    if recipe.build.configure:
+        cmd.run(configure_argv(recipe, ctx), cwd=out, env=build_env(recipe, ctx),
+                log=log_path(recipe))
+    configured_stamp(recipe).write_text(recipe.id + "\n")
 
 
 def make(recipe: Recipe) -> None:
     """``make -jN <targets>`` in the wasm build directory."""
     ctx = context(recipe)
-    cmd.run(["make", f"-j{ctx['jobs']}", *recipe.build.make], cwd=host_dir(recipe),
+    cmd.run(["make", f"-j{ctx['jobs']}", *make_args(recipe, ctx, "make")], cwd=host_dir(recipe),
             env=build_env(recipe, ctx), log=log_path(recipe))
 
 
@@ -274,10 +311,18 @@ def install(recipe: Recipe) -> None:
     if stage.exists():
         shutil.rmtree(stage)
     stage.mkdir(parents=True)
-    cmd.run(["make", *recipe.build.install, f"DESTDIR={stage}"], cwd=host_dir(recipe),
-            env=build_env(recipe, ctx), log=log_path(recipe))
+    destdir = [f"DESTDIR={stage}"] if recipe.build.destdir else []
+    if recipe.build.install:
+        cmd.run(["make", *make_args(recipe, ctx, "install"), *destdir], cwd=host_dir(recipe),
+                env=build_env(recipe, ctx), log=log_path(recipe))
     _steps(recipe, recipe.build.post_install, ctx, "build.post_install")
-    (stage / ".wasiports-installed").write_text(recipe.id + "\n")
+    for rel, template in recipe.build.files.items():
+        target = stage / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_file(recipe.template_path(template), ctx,
+                                      where=_where(recipe, f"build.files.{rel}")))
+        print(f"install: wrote {target}")
+    installed_stamp(recipe).write_text(recipe.id + "\n")
 
 
 def timed(label: str, recipe: Recipe, func: Any) -> None:

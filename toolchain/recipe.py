@@ -122,14 +122,28 @@ class NativeBuild(_Strict):
 class Build(_Strict):
     host: str = Field(description="the --host triple handed to configure")
     native: NativeBuild | None = None
+    in_tree: bool = Field(default=False, description="build in the source tree (no out-of-tree support)")
+    destdir: bool = Field(
+        default=True,
+        description="install with DESTDIR=stage; false: the build installs straight into "
+        "{{ prefix }} (libraries, whose .pc files must name their real location)",
+    )
     pre_configure: list[Step] = Field(default_factory=list)
-    configure: list[str] = Field(description="configure command line, Jinja2 templates")
+    configure: list[str] = Field(
+        default_factory=list, description="configure command line (Jinja2); empty: no configure"
+    )
     env: dict[str, str] = Field(default_factory=dict, description="environment, Jinja2 templates")
     config_site: list[ConfigSiteEntry] = Field(default_factory=list)
-    make: list[str] = Field(default_factory=lambda: ["all"])
-    product: str = Field(description="the wasm module `make` leaves in the build directory")
-    install: list[str] = Field(default_factory=lambda: ["install"])
+    make: list[str] = Field(default_factory=lambda: ["all"], description="make arguments (Jinja2)")
+    product: str = Field(description="what `make` leaves in the build directory (module or library)")
+    install: list[str] = Field(
+        default_factory=lambda: ["install"], description="make arguments (Jinja2); empty: no make install"
+    )
     post_install: list[Step] = Field(default_factory=list)
+    files: dict[str, str] = Field(
+        default_factory=dict,
+        description="files written into the stage after install: path -> template (next to the recipe)",
+    )
     jobs: int | None = Field(default=None, ge=1, description="make -j; default: the core count")
 
 
@@ -173,6 +187,9 @@ class Recipe(_Strict):
     license: str
     homepage: str
     source: Source
+    depends: list[str] = Field(
+        default_factory=list, description="names of library recipes built first and linked"
+    )
     sdk: Sdk
     build: Build
     artifact: Artifact | None = None
@@ -302,3 +319,49 @@ def discover(root: Path | None = None) -> list[Recipe]:
     """Every recipe under ``recipes/<name>/<version>.toml``, sorted by id."""
     base = root or paths.RECIPES
     return sorted((load(p) for p in base.glob("*/*.toml")), key=lambda r: r.id)
+
+
+def dependencies(recipe: Recipe, available: list[Recipe]) -> list[Recipe]:
+    """The libraries ``recipe`` needs, transitively, dependencies first.
+
+    A name resolves to the one recipe of that name (or ``name-version`` for one of several)."""
+    by_id = {r.id: r for r in available}
+    by_name: dict[str, list[Recipe]] = {}
+    for r in available:
+        by_name.setdefault(r.name, []).append(r)
+
+    def resolve(ref: str, owner: Recipe) -> Recipe:
+        if ref in by_id:
+            found = by_id[ref]
+        elif len(by_name.get(ref, [])) == 1:
+            found = by_name[ref][0]
+        else:
+            many = by_name.get(ref, [])
+            close = difflib.get_close_matches(ref, sorted(by_name), n=1)
+            raise RecipeError(
+                f"{_display(owner.path)}: depends: {ref!r} "
+                + ("is ambiguous: " + ", ".join(r.id for r in many) if many else "is no recipe")
+                + (f" (did you mean {close[0]!r}?)" if close and not many else ""),
+                hint="name a library recipe, or name-version when several versions exist",
+            )
+        if found.kind != "library":
+            raise RecipeError(f"{_display(owner.path)}: depends: {ref!r} is not a library recipe")
+        return found
+
+    ordered: list[Recipe] = []
+    visiting: list[str] = []
+
+    def visit(r: Recipe) -> None:
+        if any(o.id == r.id for o in ordered):
+            return
+        if r.id in visiting:
+            cycle = " -> ".join([*visiting[visiting.index(r.id):], r.id])
+            raise RecipeError(f"{_display(r.path)}: depends: dependency cycle {cycle}")
+        visiting.append(r.id)
+        for ref in r.depends:
+            visit(resolve(ref, r))
+        visiting.pop()
+        ordered.append(r)
+
+    visit(recipe)
+    return ordered[:-1]

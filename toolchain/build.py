@@ -294,7 +294,7 @@ def configure(recipe: Recipe) -> None:
     if recipe.build.configure:
         cmd.run(configure_argv(recipe, ctx), cwd=out, env=build_env(recipe, ctx),
                 log=log_path(recipe))
-    configured_stamp(recipe).write_text(recipe.id + "\n")
+    _stamp(configured_stamp(recipe), recipe)
 
 
 def make(recipe: Recipe) -> None:
@@ -322,7 +322,13 @@ def install(recipe: Recipe) -> None:
         target.write_text(render_file(recipe.template_path(template), ctx,
                                       where=_where(recipe, f"build.files.{rel}")))
         print(f"install: wrote {target}")
-    installed_stamp(recipe).write_text(recipe.id + "\n")
+    _stamp(installed_stamp(recipe), recipe)
+
+
+def _stamp(path: Path, recipe: Recipe) -> None:
+    """A step's target stamp. Its content changes every time the step runs, so doit (which
+    compares file_dep contents) reruns what follows whenever this step ran again."""
+    path.write_text(f"{recipe.id} {time.time_ns()}\n")
 
 
 def timed(label: str, recipe: Recipe, func: Any) -> None:

@@ -62,7 +62,11 @@ class Source(_Strict):
     archive: str = Field(description="upstream file name, also the cache file name")
     sha256: str
     provenance: str = Field(description="where the sha256 pin was read from")
-    urls: list[str] = Field(min_length=1, description="upstream URLs, tried first, in order")
+    urls: list[str] = Field(
+        default_factory=list,
+        description="upstream URLs, tried first, in order; empty only when upstream publishes no "
+        "tarball this pin can cover (then the archive is Debian's, see source.debian)",
+    )
     strip_components: int = 1
     debian: DebianOrigin | None = None
 
@@ -72,6 +76,15 @@ class Source(_Strict):
         if not _SHA256.match(value):
             raise ValueError("must be 64 lowercase hex digits")
         return value
+
+    @model_validator(mode="after")
+    def _has_an_origin(self) -> Source:
+        if not self.urls and (self.debian is None or not self.debian.identical):
+            raise ValueError(
+                "'urls' may be empty only when the archive is Debian's own file "
+                "(source.debian with identical = true)"
+            )
+        return self
 
     @field_validator("urls")
     @classmethod

@@ -122,3 +122,12 @@ def test_patch_series_is_sorted_and_filtered(tmp_path: Path, monkeypatch: pytest
         (d / name).write_text("x")
     r = recipe.load(PYTHON)
     assert [p.name for p in r.patches()] == ["0001-a.patch", "0002-b.patch"]
+
+
+def test_no_upstream_url_needs_debian_file(tmp_path: Path, good: dict) -> None:
+    good["source"]["urls"] = []
+    good["source"]["debian"]["identical"] = False
+    good["source"]["debian"]["sha256"] = "b" * 64
+    with pytest.raises(RecipeError) as info:
+        recipe.load(write(tmp_path, good))
+    assert "source: 'urls' may be empty only when the archive is Debian's own file" in str(info.value)

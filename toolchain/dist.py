@@ -130,9 +130,12 @@ def _tarball(recipe: Recipe, epoch: int) -> None:
 def smoke(recipe: Recipe) -> None:
     """Run the packaged launcher with the recipe's smoke arguments; check its output."""
     assert recipe.smoke is not None
+    scratch = build.work_dir(recipe) / "smoke-run"  # the guest's working directory: empty
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
     start = time.monotonic()
-    out = cmd.run([launcher_path(recipe), *recipe.smoke.args], log=build.log_path(recipe),
-                  capture=True)
+    out = cmd.run([launcher_path(recipe), *recipe.smoke.args], cwd=scratch,
+                  log=build.log_path(recipe), capture=True)
     seconds = time.monotonic() - start
     missing = [e for e in recipe.smoke.expect if e not in out]
     print(out.rstrip())

@@ -282,7 +282,14 @@ def _steps(recipe: Recipe, steps: list[Any], ctx: dict[str, Any], key: str) -> N
 
 def configure(recipe: Recipe) -> None:
     """The native prerequisite (if any), then configure for wasm with the rendered flags."""
-    ctx = context(recipe)
+    info = load_sdk()
+    if info.clang_major < recipe.sdk.min_clang:
+        raise sdk.SdkError(
+            f"{recipe.id} needs clang {recipe.sdk.min_clang} or newer; the SDK has {info.clang_version}",
+            why=f"sdk.min_clang in {recipe.path.name}; the SDK is {info.origin} at {info.path}",
+            hint="point WASI_SDK_PATH at a newer wasi-sdk, or unset it to let wasiports provision one",
+        )
+    ctx = context(recipe, info)
     _native(recipe, ctx)
     out = host_dir(recipe)
     if out.exists() and not recipe.build.in_tree:

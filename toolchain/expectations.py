@@ -28,17 +28,16 @@ expected failures ``xpass``. Whole-unit skips reported by the suite itself are n
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from . import paths
 from .errors import RecipeError
+from .validation import display, validate
 from .results import CaseResult, Outcome, SuiteRun, UnitResult, is_bad
 
 ExpectedOutcome = Literal["fail", "skip", "crash", "timeout"]
@@ -128,57 +127,21 @@ class Expectations:
         return [e.case for e in self.for_unit(unit) if e.case is not None and e.outcome == "skip"]
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(paths.ROOT))
-    except ValueError:
-        return str(path)
-
-
-def _known_keys(loc: tuple[Any, ...]) -> list[str]:
-    if loc == ():
-        return list(_File.model_fields)
-    if len(loc) == 2 and loc[0] == "expect":
-        return list(Expectation.model_fields)
-    return []
-
-
-def _message(error: Any) -> str:
-    loc = tuple(error["loc"])
-    key = ".".join(str(p) for p in loc) or "(top level)"
-    if error["type"] == "missing":
-        return f"{key}: missing"
-    if error["type"] == "extra_forbidden":
-        known = _known_keys(loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
-        return f"{key}: unknown key{hint}"
-    return f"{key}: {str(error['msg']).removeprefix('Value error, ')}"
-
-
 def loads(text: str, *, source: str = "<string>") -> Expectations:
     """Parse and validate expectations; every problem is reported with its key path."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise RecipeError(f"{source}: not valid TOML: {e}") from None
-    try:
-        parsed = _File.model_validate(data)
-    except ValidationError as e:
-        problems = [f"{source}: {_message(err)}" for err in e.errors()]
-        raise RecipeError(
-            problems[0]
-            if len(problems) == 1
-            else f"{source}: {len(problems)} problems\n" + "\n".join(f"  {p}" for p in problems),
-            hint="each [[expect]] needs unit, outcome (fail|skip|crash|timeout) and reason; "
-            "case and link are optional",
-        ) from None
+    parsed = validate(_File, data, source=source,
+                      hint="each [[expect]] needs unit, outcome (fail|skip|crash|timeout) and "
+                      "reason; case and link are optional")
     return Expectations(parsed.expect, source)
 
 
 def load(path: Path) -> Expectations:
     """Read an expectations file (a missing file is an error: pass none for no expectations)."""
-    shown = _display(path)
+    shown = display(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -11,12 +11,13 @@ import difflib
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import paths
 from .errors import RecipeError
+from .validation import display, validate
 
 SCHEMA_VERSION = 1
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -246,79 +247,21 @@ class Recipe(_Strict):
             if (base / name).is_file():
                 return base / name
         raise RecipeError(
-            f"{_display(self.path)}: template {name!r} not found",
+            f"{display(self.path)}: template {name!r} not found",
             why=f"looked in {self.path.parent} and {paths.RECIPES}",
         )
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(paths.ROOT))
-    except ValueError:
-        return str(path)
-
-
-def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names valid at ``loc`` (used for "did you mean")."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
-        field = current.model_fields.get(part) or next(
-            (f for f in current.model_fields.values() if f.alias == part), None
-        )
-        if field is None:
-            return []
-        current = _model_in(field.annotation)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [f.alias or name for name, f in current.model_fields.items() if name != "path"]
-    return []
-
-
-def _model_in(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _message(error: Any) -> str:
-    loc = tuple(error["loc"])
-    key = ".".join(str(p) for p in loc) or "(top level)"
-    if error["type"] == "missing":
-        return f"{key}: missing"
-    if error["type"] == "extra_forbidden":
-        known = _fields_at(Recipe, loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
-        return f"{key}: unknown key{hint}"
-    msg = str(error["msg"]).removeprefix("Value error, ")
-    return f"{key}: {msg}"
-
-
 def load(path: Path) -> Recipe:
     """Read and validate one recipe; every problem is reported, each with its key path."""
-    shown = _display(path)
+    shown = display(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RecipeError(f"{shown}: no such recipe file") from None
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError(f"{shown}: not valid TOML: {exc}") from None
-    try:
-        recipe = Recipe.model_validate(data)
-    except ValidationError as exc:
-        problems = [f"{shown}: {_message(e)}" for e in exc.errors()]
-        raise RecipeError(
-            problems[0] if len(problems) == 1 else f"{shown}: {len(problems)} problems\n"
-            + "\n".join(f"  {p}" for p in problems),
-            hint="see docs/recipes.md for the format",
-        ) from None
+    recipe = validate(Recipe, data, source=shown, hint="see docs/recipes.md for the format")
     expected_stem = recipe.version
     if path.stem != expected_stem or path.parent.name != recipe.name:
         raise RecipeError(
@@ -352,13 +295,13 @@ def dependencies(recipe: Recipe, available: list[Recipe]) -> list[Recipe]:
             many = by_name.get(ref, [])
             close = difflib.get_close_matches(ref, sorted(by_name), n=1)
             raise RecipeError(
-                f"{_display(owner.path)}: depends: {ref!r} "
+                f"{display(owner.path)}: depends: {ref!r} "
                 + ("is ambiguous: " + ", ".join(r.id for r in many) if many else "is no recipe")
                 + (f" (did you mean {close[0]!r}?)" if close and not many else ""),
                 hint="name a library recipe, or name-version when several versions exist",
             )
         if found.kind != "library":
-            raise RecipeError(f"{_display(owner.path)}: depends: {ref!r} is not a library recipe")
+            raise RecipeError(f"{display(owner.path)}: depends: {ref!r} is not a library recipe")
         return found
 
     ordered: list[Recipe] = []
@@ -369,7 +312,7 @@ def dependencies(recipe: Recipe, available: list[Recipe]) -> list[Recipe]:
             return
         if r.id in visiting:
             cycle = " -> ".join([*visiting[visiting.index(r.id):], r.id])
-            raise RecipeError(f"{_display(r.path)}: depends: dependency cycle {cycle}")
+            raise RecipeError(f"{display(r.path)}: depends: dependency cycle {cycle}")
         visiting.append(r.id)
         for ref in r.depends:
             visit(resolve(ref, r))

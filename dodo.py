@@ -91,8 +91,11 @@ def task_install():
         yield {
             "name": r.id,
             "actions": [action(build.timed, "install", r, build.install)],
-            "file_dep": [build.host_dir(r) / r.build.product],
+            "file_dep": [build.host_dir(r) / r.build.product,
+                         *(r.template_path(t) for t in r.build.files.values())],
             "targets": [build.installed_stamp(r)],
+            "uptodate": [config_changed(r.build.model_dump_json(
+                include={"install", "post_install", "files", "destdir"}))],
         }
 
 

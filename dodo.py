@@ -6,6 +6,7 @@ config_changed make a second run a no-op. The work itself lives in toolchain/.
 
 from __future__ import annotations
 
+import fcntl
 import sys
 
 from doit.tools import config_changed
@@ -16,6 +17,16 @@ from toolchain.tasks import action, config_changed_lazy, provision_sdk, sdk_stil
 
 # "continue": a regression fails `test`, but the report is still rendered to show it.
 DOIT_CONFIG = {"default_tasks": ["smoke", "test", "report"], "verbosity": 2, "continue": True}
+
+# Two doit processes in one checkout corrupt doit's state file (.doit.db): refuse the second.
+paths.BUILD.mkdir(parents=True, exist_ok=True)
+_LOCK = (paths.BUILD / ".doit.lock").open("w")
+try:
+    fcntl.flock(_LOCK, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except BlockingIOError:
+    sys.exit("error: another doit is running in this checkout (build/.doit.lock)\n"
+             "  why: two runs at once corrupt doit's state file .doit.db\n"
+             "  try: wait for it to finish, then run again")
 
 try:
     RECIPES = recipe.discover()  # libraries and interpreters: every build verb covers both

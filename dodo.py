@@ -16,7 +16,7 @@ from toolchain.errors import RecipeError
 from toolchain.tasks import action, config_changed_lazy, provision_sdk, sdk_still_there
 
 # "continue": a regression fails `test`, but the report is still rendered to show it.
-DOIT_CONFIG = {"default_tasks": ["smoke", "test", "report"], "verbosity": 2, "continue": True}
+DOIT_CONFIG = {"default_tasks": ["install", "smoke", "test", "report"], "verbosity": 2, "continue": True}
 
 # Two doit processes in one checkout corrupt doit's state file (.doit.db): refuse the second.
 paths.BUILD.mkdir(parents=True, exist_ok=True)

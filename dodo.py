@@ -35,7 +35,7 @@ except RecipeError as exc:
     sys.exit(f"error: {exc.render()}")
 INTERPRETERS = [r for r in RECIPES if r.kind == "interpreter"]
 SDK_DATA = paths.RECIPES / "sdk.toml"
-TEMPLATES = sorted((paths.RECIPES / "templates").glob("*.j2"))
+CONFIG_SITE_TEMPLATE = paths.RECIPES / "templates" / "config.site.j2"
 
 
 def task_sdk():
@@ -78,7 +78,7 @@ def task_configure():
             "name": r.id,
             "actions": [action(build.timed, "configure", r, build.configure)],
             # The libraries it links (their install stamps) come first: `doit info` shows them.
-            "file_dep": [build.patched_stamp(r), build.sdk_record(), *TEMPLATES,
+            "file_dep": [build.patched_stamp(r), build.sdk_record(), CONFIG_SITE_TEMPLATE,
                          *(build.installed_stamp(d) for d in DEPS[r.id])],
             "targets": [build.configured_stamp(r)],
             "uptodate": [config_changed_lazy(lambda r=r: build.rendered_config(r))],
@@ -116,7 +116,8 @@ def task_dist():
         yield {
             "name": r.id,
             "actions": [action(dist.package, r)],
-            "file_dep": [build.installed_stamp(r), r.path, *TEMPLATES],
+            "file_dep": [build.installed_stamp(r), r.path,
+                         r.template_path(r.artifact.launcher_template)],
             "targets": [build.dist_dir(r) / r.artifact.module_name, dist.launcher_path(r),
                         dist.manifest_path(r), dist.tarball_path(r)],
         }

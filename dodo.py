@@ -68,6 +68,8 @@ def task_patch():
             "actions": [action(build.prepare_source, r)],
             "file_dep": [build.fetch_record(r), *r.patches()],
             "targets": [build.patched_stamp(r)],
+            # Bump when what prepare_source records in the stamp changes.
+            "uptodate": [config_changed({"stamp_format": 2})],
         }
 
 

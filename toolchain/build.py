@@ -125,8 +125,6 @@ def context(recipe: Recipe, info: sdk.SdkInfo | None = None) -> dict[str, Any]:
     """Names recipe templates may use. Paths are absolute; values are strings."""
     info = info or load_sdk()
     src = src_dir(recipe)
-    epoch_file = next((p for p in (src / "configure", src / "Makefile", src / "README")
-                       if p.exists()), src)
     deps = [stage_dir(d) for d in dependencies(recipe)]
     return {
         "recipe": recipe,
@@ -151,9 +149,18 @@ def context(recipe: Recipe, info: sdk.SdkInfo | None = None) -> dict[str, Any]:
         "sysroot": str(info.sysroot),
         "runner": runner_command(),
         "jobs": str(recipe.build.jobs or os.cpu_count() or 1),
-        "source_date_epoch": str(int(epoch_file.stat().st_mtime)) if src.exists() else "0",
+        "source_date_epoch": str(_source_date_epoch(recipe)),
         "env": dict(os.environ),
     }
+
+
+def _source_date_epoch(recipe: Recipe) -> int:
+    """The release's own date: the newest top-level file of the unpacked tarball, recorded when
+    it was unpacked (steps such as autoreconf touch files later)."""
+    try:
+        return int(json.loads(patched_stamp(recipe).read_text())["source_date_epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
 
 
 def _where(recipe: Recipe, key: str) -> str:
@@ -246,9 +253,10 @@ def prepare_source(recipe: Recipe) -> None:
     record = json.loads(fetch_record(recipe).read_text())
     src = src_dir(recipe)
     unpack(Path(record["path"]), src, strip_components=recipe.source.strip_components)
+    epoch = max((int(p.stat().st_mtime) for p in src.iterdir() if p.is_file()), default=0)
     series = recipe.patches()
     apply_series(series, src, log=log_path(recipe))
-    stamp = {"archive_sha256": record["sha256"],
+    stamp = {"archive_sha256": record["sha256"], "source_date_epoch": epoch,
              "patches": [{"name": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
                          for p in series]}
     patched_stamp(recipe).write_text(json.dumps(stamp, indent=2) + "\n")

@@ -137,7 +137,7 @@ def junit(run: SuiteRun) -> ET.ElementTree:
 
 def _env() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                              autoescape=jinja2.select_autoescape(["html", "j2"]),
+                              autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
                               undefined=jinja2.StrictUndefined)
 
 

@@ -86,3 +86,12 @@ def test_no_results_is_a_clear_error(env: Path) -> None:
     with pytest.raises(report.WasiportsError) as info:
         report.write([PYTHON])
     assert "no test results to report" in str(info.value)
+
+
+def test_markdown_is_not_html_escaped(env: Path) -> None:
+    save(a_run(unit("test_socket", Outcome.SKIP, reason="No module named '_socket' & <more>")))
+    report.write([PYTHON])
+    md = (env / "dist" / "report" / "report.md").read_text()
+    assert "| 1 | No module named '_socket' & <more> |" in md
+    page = (env / "dist" / "report" / f"{PYTHON.id}.html").read_text()
+    assert "&#39;_socket&#39; &amp; &lt;more&gt;" in page

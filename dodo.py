@@ -11,7 +11,7 @@ import sys
 
 from doit.tools import config_changed
 
-from toolchain import build, dist, paths, recipe, report, testing
+from toolchain import build, dist, fetch, paths, recipe, report, testing
 from toolchain.errors import RecipeError
 from toolchain.tasks import action, config_changed_lazy, provision_sdk, sdk_still_there
 
@@ -159,6 +159,6 @@ def task_report():
     return {
         "actions": [action(report.write, tested)],
         "targets": [report.report_dir() / "index.html", report.report_dir() / "report.json"],
-        "uptodate": [config_changed_lazy(lambda: {str(p): dist.sha256_file(p) if p.is_file() else None
+        "uptodate": [config_changed_lazy(lambda: {str(p): fetch.sha256_of(p) if p.is_file() else None
                                                   for p in watched})],
     }

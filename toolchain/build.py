@@ -13,6 +13,7 @@ Each public function is one doit action, idempotent, logging every command to th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -28,9 +29,11 @@ from . import cmd, fetch, paths, sdk
 from .debian import AptState
 from .errors import FetchError
 from .patch import apply_series
+from . import recipe as recipes
 from .recipe import Recipe
 from .render import render, render_file
 from .unpack import unpack
+from .validation import display
 
 PATCHED_STAMP = ".wasiports-patched"
 
@@ -76,9 +79,13 @@ def dependencies(recipe: Recipe) -> list[Recipe]:
     """The library recipes ``recipe`` links, dependencies first."""
     if not recipe.depends:
         return []
-    from . import recipe as recipes
+    return recipes.dependencies(recipe, _recipes_in(recipe.path.parent.parent))
 
-    return recipes.dependencies(recipe, recipes.discover(recipe.path.parent.parent))
+
+@functools.cache
+def _recipes_in(root: Path) -> list[Recipe]:
+    """All recipes next to this one, read once per process (templates ask for them often)."""
+    return recipes.discover(root)
 
 
 def fetch_record(recipe: Recipe) -> Path:
@@ -128,7 +135,7 @@ def context(recipe: Recipe, info: sdk.SdkInfo | None = None) -> dict[str, Any]:
     deps = [stage_dir(d) for d in dependencies(recipe)]
     return {
         "recipe": recipe,
-        "recipe_file": str(recipe.path.relative_to(paths.ROOT)) if recipe.path.is_relative_to(paths.ROOT) else str(recipe.path),
+        "recipe_file": display(recipe.path),
         "name": recipe.name,
         "version": recipe.version,
         "version_short": ".".join(recipe.version.split(".")[:2]),
@@ -164,7 +171,7 @@ def _source_date_epoch(recipe: Recipe) -> int:
 
 
 def _where(recipe: Recipe, key: str) -> str:
-    return f"{recipe.path.relative_to(paths.ROOT) if recipe.path.is_relative_to(paths.ROOT) else recipe.path}: {key}"
+    return f"{display(recipe.path)}: {key}"
 
 
 def configure_argv(recipe: Recipe, ctx: dict[str, Any]) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import shutil
 import tarfile
@@ -14,17 +13,12 @@ from typing import Any
 
 
 from . import build, cmd
+from .fetch import sha256_of
 from .errors import CommandError
 from .recipe import Recipe
 from .render import render, render_file
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _ignore(source: Path, target: str, patterns: list[str]) -> Any:
@@ -76,7 +70,7 @@ def package(recipe: Recipe) -> None:
     for entry in manifest["files"]:
         print(f"dist: {entry['path']}  {entry['size']:,} bytes  sha256 {entry['sha256']}")
     print(f"dist: {tarball_path(recipe).name}  {tarball_path(recipe).stat().st_size:,} bytes  "
-          f"sha256 {sha256_file(tarball_path(recipe))}")
+          f"sha256 {sha256_of(tarball_path(recipe))}")
 
 
 def _manifest(recipe: Recipe, ctx: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +94,7 @@ def _manifest(recipe: Recipe, ctx: dict[str, Any]) -> dict[str, Any]:
         "configure": config["configure"],
         "config_site": [e.model_dump() for e in recipe.build.config_site],
         "files": [
-            {"path": name, "size": (final / name).stat().st_size, "sha256": sha256_file(final / name)}
+            {"path": name, "size": (final / name).stat().st_size, "sha256": sha256_of(final / name)}
             for name in (recipe.artifact.module_name, recipe.name)
         ],
         "trees": trees,

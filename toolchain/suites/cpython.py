@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from ..recipe import Recipe
 from ..render import render
 from ..results import CaseResult, Outcome, UnitResult
 
-GUEST_LIB = "/usr/local/lib"
 JUNIT = "junit.xml"
 # regrtest's exit statuses (Lib/test/libregrtest/utils.py)
 EXIT_BAD_TEST, EXIT_ENV_CHANGED, EXIT_NO_TESTS_RAN = 2, 3, 4
@@ -37,8 +35,11 @@ class RegrtestAdapter:
         assert recipe.artifact is not None
         ctx = build.context(recipe)
         stage = build.stage_dir(recipe)
-        self.module = stage / render(recipe.artifact.module, ctx, where="artifact.module")
-        self.lib = stage / "usr" / "local" / "lib"
+        where = f"{recipe.path.name}: artifact"
+        self.module = stage / render(recipe.artifact.module, ctx, where=f"{where}.module")
+        # The stdlib goes where the packaged launcher maps it (artifact.trees/guest_mounts "lib").
+        self.lib = stage / render(recipe.artifact.trees["lib"], ctx, where=f"{where}.trees.lib")
+        self.guest_lib = recipe.artifact.guest_mounts["lib"]
         if not self.module.is_file():
             raise HarnessError(f"{recipe.id}: no installed module at {self.module}",
                                hint=f"run `doit install:{recipe.id}` first")
@@ -49,26 +50,29 @@ class RegrtestAdapter:
     def suite(self) -> str:
         return self.recipe.id
 
-    def _guest(self, scratch: Path, *args: str) -> list[str]:
+    def _root(self, scratch: Path) -> Path:
+        """Make ``scratch`` a guest root: a /tmp, and the directory the stdlib is mounted on."""
         (scratch / "tmp").mkdir(parents=True, exist_ok=True)
-        (scratch / GUEST_LIB.lstrip("/")).mkdir(parents=True, exist_ok=True)  # the mount point
+        (scratch / self.guest_lib.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        return scratch
+
+    def _guest(self, scratch: Path, *args: str) -> list[str]:
+        self._root(scratch)
         return [
-            str(Path(sys.prefix) / "bin" / "python3"), "-m", "toolchain.runner", "run",
+            *shlex.split(build.runner_command()),
             "--timeout", str(self.timeout),
-            "--dir", f"{scratch}::/", "--dir", f"{self.lib}::{GUEST_LIB}",
+            "--dir", f"{scratch}::/", "--dir", f"{self.lib}::{self.guest_lib}",
             "--env", "TMPDIR=/tmp", "--env", "HOME=/tmp", "--env", "PYTHONHASHSEED=0",
             "--argv0", "python3", str(self.module), *args,
         ]
 
     def list_units(self) -> list[str]:
         """``python -m test --list-tests``, run in-process through the runner."""
-        work = build.work_dir(self.recipe) / "list-tests"
+        work = self._root(build.work_dir(self.recipe) / "list-tests")
         out = work / "out.txt"
-        (work / "tmp").mkdir(parents=True, exist_ok=True)
-        (work / GUEST_LIB.lstrip("/")).mkdir(parents=True, exist_ok=True)
         result = runner.run(runner.RunSpec(
             module=self.module, args=("-m", "test", "--list-tests"), argv0="python3",
-            dirs=((str(work), "/"), (str(self.lib), GUEST_LIB)), env={"TMPDIR": "/tmp"},
+            dirs=((str(work), "/"), (str(self.lib), self.guest_lib)), env={"TMPDIR": "/tmp"},
             stdout=out, stderr=work / "err.txt", timeout=300))
         if result.exit_code != 0:
             raise HarnessError(f"{self.suite}: `python -m test --list-tests` failed "

@@ -42,7 +42,7 @@ def task_sdk():
     """Provision the WASI SDK ($WASI_SDK_PATH, wasi-sdk release, or assembled from Debian)."""
     return {
         "actions": [action(provision_sdk)],
-        "file_dep": [SDK_DATA],
+        "file_dep": [SDK_DATA, paths.ROOT / "package-lock.json"],
         "targets": [build.sdk_record()],
         "uptodate": [sdk_still_there],
         "clean": True,
@@ -81,7 +81,7 @@ def task_configure():
             "actions": [action(build.timed, "configure", r, build.configure)],
             # The libraries it links (their install stamps) come first: `doit info` shows them.
             "file_dep": [build.patched_stamp(r), build.sdk_record(), CONFIG_SITE_TEMPLATE,
-                         *(build.installed_stamp(d) for d in DEPS[r.id])],
+                         *r.build_inputs(), *(build.installed_stamp(d) for d in DEPS[r.id])],
             "targets": [build.configured_stamp(r)],
             "uptodate": [config_changed_lazy(lambda r=r: build.rendered_config(r))],
         }
@@ -145,7 +145,8 @@ def task_test():
         yield {
             "name": r.id,
             "actions": [action(testing.test_task, r)],
-            "file_dep": [build.installed_stamp(r), *([expectations] if expectations else [])],
+            "file_dep": [build.installed_stamp(r), dist.launcher_path(r),
+                         *([expectations] if expectations else [])],
             "targets": [testing.results_path(r)],
         }
 

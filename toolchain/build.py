@@ -136,6 +136,7 @@ def context(recipe: Recipe, info: sdk.SdkInfo | None = None) -> dict[str, Any]:
     return {
         "recipe": recipe,
         "recipe_file": display(recipe.path),
+        "recipe_dir": str(recipe.path.parent),
         "name": recipe.name,
         "version": recipe.version,
         "version_short": ".".join(recipe.version.split(".")[:2]),
@@ -155,6 +156,8 @@ def context(recipe: Recipe, info: sdk.SdkInfo | None = None) -> dict[str, Any]:
         "sdk": str(info.path),
         "sysroot": str(info.sysroot),
         "runner": runner_command(),
+        # Pinned helper tools (sdk.toml [tools]), e.g. tools["wasm-opt"].
+        "tools": info.tools,
         "jobs": str(recipe.build.jobs or os.cpu_count() or 1),
         "source_date_epoch": str(_source_date_epoch(recipe)),
         "env": dict(os.environ),
@@ -203,6 +206,8 @@ def rendered_config(recipe: Recipe) -> dict[str, Any]:
         "env": env,
         "config_site": config_site_text(recipe, ctx),
         "native": recipe.build.native.model_dump() if recipe.build.native else None,
+        "pre_configure": [[render(a, ctx, where=_where(recipe, f"build.pre_configure[{i}]")) for a in step.run]
+                          for i, step in enumerate(recipe.build.pre_configure)],
         "make": make_args(recipe, ctx, "make"),
         "install": make_args(recipe, ctx, "install"),
         "depends": [d.id for d in dependencies(recipe)],

@@ -33,6 +33,14 @@ def launcher_path(recipe: Recipe) -> Path:
     return build.dist_dir(recipe) / recipe.name
 
 
+def launches(recipe: Recipe) -> dict[str, str]:
+    """Launcher name -> module name: the main one (``php`` -> ``php.wasm``), then each extra
+    module under its own stem (``php-cgi`` -> ``php-cgi.wasm``)."""
+    assert recipe.artifact is not None
+    return {recipe.name: recipe.artifact.module_name,
+            **{Path(name).stem: name for name in recipe.artifact.extra_modules}}
+
+
 def manifest_path(recipe: Recipe) -> Path:
     return build.dist_dir(recipe) / "manifest.json"
 
@@ -54,14 +62,18 @@ def package(recipe: Recipe) -> None:
     stage = build.stage_dir(recipe)
     module_src = stage / render(art.module, ctx, where=f"{where}.module")
     shutil.copy2(module_src, tmp / art.module_name)
+    for name, source in art.extra_modules.items():
+        shutil.copy2(stage / render(source, ctx, where=f"{where}.extra_modules"), tmp / name)
     for target, source in art.trees.items():
         origin = stage / render(source, ctx, where=f"{where}.trees")
         shutil.copytree(origin, tmp / target, symlinks=True,
                         ignore=_ignore(origin, target, art.exclude))
-    launcher = tmp / recipe.name
-    launcher.write_text(render_file(recipe.template_path(art.launcher_template),
-                                    {**ctx, "artifact": art}, where=f"{where}.launcher_template"))
-    launcher.chmod(0o755)
+    for name, module in launches(recipe).items():
+        launcher = tmp / name
+        launcher.write_text(render_file(recipe.template_path(art.launcher_template),
+                                        {**ctx, "artifact": art, "launch": {"name": name, "module": module}},
+                                        where=f"{where}.launcher_template"))
+        launcher.chmod(0o755)
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     manifest = _manifest(recipe, ctx)
@@ -95,7 +107,7 @@ def _manifest(recipe: Recipe, ctx: dict[str, Any]) -> dict[str, Any]:
         "config_site": [e.model_dump() for e in recipe.build.config_site],
         "files": [
             {"path": name, "size": (final / name).stat().st_size, "sha256": sha256_of(final / name)}
-            for name in (recipe.artifact.module_name, recipe.name)
+            for pair in launches(recipe).items() for name in reversed(pair)
         ],
         "trees": trees,
     }

@@ -159,6 +159,10 @@ class Build(_Strict):
         description="files written into the stage after install: path -> template (next to the recipe)",
     )
     jobs: int | None = Field(default=None, ge=1, description="make -j; default: the core count")
+    inputs: list[str] = Field(
+        default_factory=list,
+        description="files next to the recipe (globs) that the steps read; a change reruns configure",
+    )
 
 
 class Artifact(_Strict):
@@ -174,6 +178,14 @@ class Artifact(_Strict):
         default_factory=dict, description="artifact dir -> guest path the launcher maps it to"
     )
     guest_env: dict[str, str] = Field(default_factory=dict)
+    extra_modules: dict[str, str] = Field(
+        default_factory=dict,
+        description="more .wasm programs: name inside the artifact -> path in the stage; each gets a launcher",
+    )
+    wasm_options: dict[str, str] = Field(
+        default_factory=dict,
+        description="runner -W options the modules need, e.g. exceptions = \"y\"",
+    )
     stack_size: int = Field(default=16 * 1024 * 1024, ge=65536)
     launcher_template: str = "templates/launcher.sh.j2"
 
@@ -240,6 +252,16 @@ class Recipe(_Strict):
         if not self.patch_dir.is_dir():
             return []
         return sorted(self.patch_dir.glob("[0-9][0-9][0-9][0-9]-*.patch"))
+
+    def build_inputs(self) -> list[Path]:
+        """The files ``build.inputs`` names, in order; a glob that matches nothing is an error."""
+        found: list[Path] = []
+        for i, pattern in enumerate(self.build.inputs):
+            matches = sorted(self.path.parent.glob(pattern))
+            if not matches:
+                raise RecipeError(f"{display(self.path)}: build.inputs[{i}]: {pattern!r} matches no file")
+            found.extend(matches)
+        return found
 
     def template_path(self, name: str) -> Path:
         """Templates named by a recipe resolve next to it first, then in ``recipes/``."""

@@ -36,6 +36,7 @@ class SdkInfo:
     origin: str  # "WASI_SDK_PATH" | "wasi-sdk release" | "debian"
     clang_version: str
     details: dict[str, str] = field(default_factory=dict)
+    tools: dict[str, str] = field(default_factory=dict)
 
     @property
     def sysroot(self) -> Path:
@@ -50,7 +51,8 @@ class SdkInfo:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SdkInfo:
-        return cls(Path(data["path"]), data["origin"], data["clang_version"], data.get("details", {}))
+        return cls(Path(data["path"]), data["origin"], data["clang_version"], data.get("details", {}),
+                   data.get("tools", {}))
 
 
 def load_data() -> dict[str, Any]:
@@ -194,6 +196,25 @@ def provision(*, log: Path | None = None) -> SdkInfo:
             info = from_debian(data, log)
     print(f"sdk: {info.origin} at {info.path} (clang {info.clang_version})")
     return info
+
+
+def provision_tools(*, log: Path | None = None) -> dict[str, str]:
+    """Check each pinned tool of sdk.toml [tools]; return name -> absolute path."""
+    found: dict[str, str] = {}
+    for name, tool in load_data().get("tools", {}).items():
+        path = paths.ROOT / tool["bin"]
+        pin = f"{tool['package']}@{tool['version']}"
+        if not path.exists():
+            raise SdkError(f"tool {name} ({pin}) is not installed: {path} is missing",
+                           hint="run scripts/setup (it runs `npm ci` from package-lock.json)")
+        output = cmd.run([str(path), "--version"], log=log, capture=True)
+        if tool["version_output"] not in output:
+            raise SdkError(f"tool {name}: {path} is not {pin}",
+                           why=f"--version printed {output.strip()!r}",
+                           hint="run `npm ci` to install the locked version")
+        print(f"sdk: tool {name}: {pin} at {path}")
+        found[name] = str(path)
+    return found
 
 
 def check(info: SdkInfo, work: Path, *, log: Path | None = None) -> Path:

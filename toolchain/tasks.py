@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from doit.tools import config_changed
@@ -46,6 +48,7 @@ def provision_sdk() -> None:
 
     log = paths.BUILD / "sdk.log"
     info = sdk.provision(log=log)
+    info = dataclasses.replace(info, tools=sdk.provision_tools(log=log))
     module = sdk.check(info, paths.BUILD / "sdk-check", log=log)
     out = paths.BUILD / "sdk-check" / "out.txt"
     result = run(RunSpec(module=module, stdout=out))
@@ -64,5 +67,7 @@ def sdk_still_there() -> bool:
     except (OSError, ValueError, KeyError):
         return False
     if os.environ.get("WASI_SDK_PATH") and os.path.realpath(os.environ["WASI_SDK_PATH"]) != str(info.path):
+        return False
+    if any(not Path(tool).exists() for tool in info.tools.values()):
         return False
     return not sdk.missing_parts(info.path)

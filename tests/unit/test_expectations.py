@@ -289,3 +289,23 @@ def test_flaky_units_are_listed_but_ok() -> None:
     verdict = gate(suite_run(flaky))
     assert verdict.ok and verdict.flaky == ("a",)
     assert "flaky (passed on retry):\n  a" in verdict.report()
+
+
+def test_a_unit_glob_covers_every_chunk_and_is_not_stale_in_the_others() -> None:
+    from toolchain.expectations import gate, loads
+    from toolchain.results import CaseResult, Outcome, SuiteRun, UnitResult
+
+    exps = loads('[[expect]]\nunit = "Zend/tests:*"\ncase = "Zend/tests/b.phpt"\noutcome = "fail"\n'
+                 'reason = "64-bit integers on wasm32"\n')
+
+    def unit(name: str, cases: list[tuple[str, Outcome]]) -> UnitResult:
+        bad = any(o == Outcome.FAIL for _, o in cases)
+        return UnitResult(suite="php", unit=name, outcome=Outcome.FAIL if bad else Outcome.PASS,
+                          reason="", duration=1.0, exit_code=1 if bad else 0, trap=None,
+                          cases=tuple(CaseResult(id=i, outcome=o, duration=0.1, message="") for i, o in cases))
+
+    run = SuiteRun(suite="php", started=T, finished=T, host=HOST, units=(unit("Zend/tests:1", [("Zend/tests/a.phpt", Outcome.PASS)]),
+                                       unit("Zend/tests:2", [("Zend/tests/b.phpt", Outcome.FAIL)])))
+    verdict = gate(run, exps)
+    assert verdict.ok and not verdict.fixed and not verdict.not_seen
+    assert [u.outcome for u in verdict.run.units] == [Outcome.PASS, Outcome.XFAIL]

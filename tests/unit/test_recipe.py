@@ -131,3 +131,25 @@ def test_no_upstream_url_needs_debian_file(tmp_path: Path, good: dict) -> None:
     with pytest.raises(RecipeError) as info:
         recipe.load(write(tmp_path, good))
     assert "source: 'urls' may be empty only when the archive is Debian's own file" in str(info.value)
+
+
+def test_build_inputs_are_globbed_next_to_the_recipe(tmp_path: Path, good: dict) -> None:
+    good["build"]["inputs"] = ["shim/*.c", "shim/Makefile"]
+    path = write(tmp_path, good)
+    (path.parent / "shim").mkdir()
+    for name in ("b.c", "a.c", "Makefile"):
+        (path.parent / "shim" / name).write_text("")
+    r = recipe.load(path)
+    assert [p.name for p in r.build_inputs()] == ["a.c", "b.c", "Makefile"]
+    good["build"]["inputs"] = ["shim/*.h"]
+    with pytest.raises(RecipeError, match=r"build.inputs\[0\]: 'shim/\*.h' matches no file"):
+        recipe.load(write(tmp_path, good)).build_inputs()
+
+
+def test_php_recipe_declares_exceptions_and_the_cgi_module() -> None:
+    r = recipe.load(paths.RECIPES / "php" / "8.2.32.toml")
+    assert r.artifact is not None
+    assert r.artifact.wasm_options == {"exceptions": "y"}
+    assert r.artifact.extra_modules == {"php-cgi.wasm": "usr/local/bin/php-cgi"}
+    assert r.build_inputs(), "the compat shim feeds configure"
+    assert all(e.reason for e in r.build.config_site)

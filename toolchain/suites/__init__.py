@@ -11,9 +11,11 @@ from ..errors import RecipeError
 from ..harness import Adapter
 from ..recipe import Recipe
 from .cpython import RegrtestAdapter
+from .php import RunTestsAdapter
 
 ADAPTERS: dict[str, Callable[[Recipe], Adapter]] = {
     "cpython-regrtest": RegrtestAdapter,
+    "php-run-tests": RunTestsAdapter,
 }
 
 

@@ -1,0 +1,123 @@
+"""PHP 8.2.32 for wasm32-wasi, built by the pipeline and run through its launcher: the version,
+extensions, and PHP's error model (fatal errors unwind through Wasm exceptions into shutdown
+functions, exit() anywhere, uncaught exceptions), wall-clock limits and the CGI SAPI.
+
+Cold, this builds PHP and its four libraries (about eight minutes on 2 cores)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from toolchain import paths
+
+from .conftest import doit
+
+ID = "php-8.2.32"
+ARTIFACT = paths.DIST / f"{ID}-wasi"
+
+
+@pytest.fixture(scope="module")
+def built() -> None:
+    result = doit(f"smoke:{ID}")
+    if result.returncode != 0:
+        pytest.fail(f"pipeline failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+
+
+def php(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+        program: str = "php") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(ARTIFACT / program), *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300, env={**os.environ, **(env or {})})
+
+
+def test_version_os_and_extensions(built: None) -> None:
+    out = php("-r", "echo PHP_VERSION, ' ', PHP_OS, ' ', PHP_INT_SIZE, ' ', implode(',', get_loaded_extensions());")
+    assert out.returncode == 0, out.stderr
+    version, os_name, int_size, extensions = out.stdout.split(" ", 3)
+    assert (version, os_name, int_size) == ("8.2.32", "WASI", "4")
+    for ext in ("mbstring", "pdo_sqlite", "sqlite3", "zlib", "dom", "SimpleXML", "Phar", "posix"):
+        assert ext in extensions.split(","), ext
+
+
+def test_fatal_error_runs_shutdown_functions_and_exits_255(built: None, tmp_path: Path) -> None:
+    (tmp_path / "fatal.php").write_text(
+        "<?php\nregister_shutdown_function(function () { echo \"shutdown ran\\n\"; });\n"
+        "function deep() { undefined_function(); }\necho \"before\\n\";\ndeep();\necho \"not reached\\n\";\n")
+    out = php("fatal.php", cwd=tmp_path)
+    assert out.returncode == 255, out
+    assert out.stdout.startswith("before\n")
+    assert "Call to undefined function undefined_function()" in out.stdout
+    assert out.stdout.rstrip().endswith("shutdown ran")
+    assert "not reached" not in out.stdout
+
+
+def test_memory_limit_is_a_fatal_error_that_unwinds(built: None) -> None:
+    out = php("-d", "memory_limit=8M", "-r",
+              "register_shutdown_function(fn() => print(\"shutdown\\n\")); $a = []; while (true) $a[] = str_repeat('x', 4096);")
+    assert out.returncode == 255
+    assert "Allowed memory size of 8388608 bytes exhausted" in out.stdout
+    assert out.stdout.rstrip().endswith("shutdown")
+
+
+def test_exit_inside_functions_skips_finally_and_keeps_the_status(built: None) -> None:
+    out = php("-r", "function f() { try { exit(3); } finally { echo \"finally\\n\"; } }"
+                    " register_shutdown_function(fn() => print(\"shutdown\\n\")); f(); echo \"after\\n\";")
+    assert out.returncode == 3
+    assert out.stdout == "shutdown\n"  # as native PHP: exit() does not run finally blocks
+
+
+def test_uncaught_exception_exits_255_after_shutdown(built: None) -> None:
+    out = php("-r", "register_shutdown_function(fn() => print(\"shutdown\\n\"));"
+                    " function f() { throw new RuntimeException('boom'); } f();")
+    assert out.returncode == 255
+    assert "Uncaught RuntimeException: boom" in out.stdout
+    assert out.stdout.rstrip().endswith("shutdown")
+
+
+def test_caught_exceptions_and_fibers(built: None) -> None:
+    out = php("-r", "try { throw new LogicException('x'); } catch (LogicException $e) { echo 'caught '; }"
+                    " try { (new Fiber(fn() => 1))->start(); } catch (FiberError $e) { echo $e->getMessage(); }")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "caught Fibers are not supported on WASI: the platform cannot switch stacks"
+
+
+def test_runner_wall_clock_limit_stops_a_loop(built: None) -> None:
+    began = time.monotonic()
+    out = php("-r", "while (true) {}", env={"WASIPORTS_TIMEOUT": "2"})
+    assert out.returncode == 124, out
+    assert time.monotonic() - began < 60
+
+
+def test_killed_launcher_leaves_no_process(built: None) -> None:
+    proc = subprocess.Popen([str(ARTIFACT / "php"), "-r", "while (true) {}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(3)  # past start-up: the guest is looping
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=30) != 0
+    time.sleep(0.5)
+    assert not Path(f"/proc/{proc.pid}").exists() or "zombie" in Path(f"/proc/{proc.pid}/status").read_text()
+
+
+def test_cgi_sapi_serves_a_request(built: None, tmp_path: Path) -> None:
+    (tmp_path / "page.php").write_text("<?php header('X-Wasi: yes'); echo 'hello ', $_GET['who'];\n")
+    out = php(cwd=tmp_path, program="php-cgi",
+              env={"REQUEST_METHOD": "GET", "QUERY_STRING": "who=cgi", "SCRIPT_FILENAME": str(tmp_path / "page.php"),
+                   "REDIRECT_STATUS": "200", "GATEWAY_INTERFACE": "CGI/1.1"})
+    assert out.returncode == 0, out.stderr
+    head, _, body = out.stdout.partition("\r\n\r\n")
+    assert "X-Wasi: yes" in head
+    assert body == "hello cgi"
+
+
+def test_files_and_sqlite_in_the_working_directory(built: None, tmp_path: Path) -> None:
+    out = php("-r", "file_put_contents('a.txt', 'data'); $db = new PDO('sqlite:db.sqlite');"
+                    " $db->exec('create table t(x)'); $db->exec(\"insert into t values ('row')\");"
+                    " echo file_get_contents('a.txt'), ' ', $db->query('select x from t')->fetchColumn();", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "data row"
+    assert (tmp_path / "db.sqlite").stat().st_size > 0

@@ -1,0 +1,163 @@
+"""php-src's run-tests.php as harness units, driven by the host's PHP.
+
+run-tests.php is PHP code that starts the PHP under test once or twice per ``.phpt`` test (SKIPIF,
+then the test): it cannot run inside WASI (no processes), so the host's PHP runs it with ``-p``
+pointing at the packaged launcher, which starts ``php.wasm`` under the runner. Units are the
+directories of ``.phpt`` files (large ones cut into chunks of ``CHUNK`` tests, named
+``Zend/tests:3``); per-test results come from run-tests' JUnit file. Tests run inside the patched
+source tree, which is the launcher's working directory (and so the guest's ``/``).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+
+from .. import build, dist
+from ..errors import HarnessError
+from ..harness import Completed, UnitCommand, exit_outcome, trap_message
+from ..recipe import Recipe
+from ..results import CaseResult, Outcome, UnitResult
+
+JUNIT = "junit.xml"
+CHUNK = 200
+# run-tests exits 1 when a test failed; 0 when all passed or were skipped.
+EXIT_FAILED = 1
+HOST_PHP = ("php8.2", "php")
+
+
+def host_php() -> str:
+    """The host's PHP CLI that runs run-tests.php (Debian's php8.2-cli; scripts/setup installs it)."""
+    for name in (os.environ.get("WASIPORTS_HOST_PHP", ""), *HOST_PHP):
+        if name and (found := shutil.which(name)):
+            return found
+    raise HarnessError("no host PHP to run run-tests.php",
+                       why=f"none of {', '.join(HOST_PHP)} is on PATH",
+                       hint="run scripts/setup (it installs php8.2-cli) or set WASIPORTS_HOST_PHP")
+
+
+class RunTestsAdapter:
+    """Runs php-src's ``.phpt`` tests of a PHP recipe against its packaged ``php`` launcher."""
+
+    def __init__(self, recipe: Recipe) -> None:
+        self.recipe = recipe
+        self.src = build.src_dir(recipe)
+        self.launcher = dist.launcher_path(recipe)
+        if not self.launcher.is_file():
+            raise HarnessError(f"{recipe.id}: no packaged launcher at {self.launcher}",
+                               hint=f"run `doit dist:{recipe.id}` first")
+        self.timeout = recipe.test.unit_timeout
+        self.args = list(recipe.test.args)
+        self._units: dict[str, list[str]] | None = None
+
+    @property
+    def suite(self) -> str:
+        return self.recipe.id
+
+    def _tests(self) -> dict[str, list[str]]:
+        """Unit name -> its .phpt files (relative to the source tree), in name order."""
+        if self._units is None:
+            by_dir: dict[str, list[str]] = defaultdict(list)
+            for test in sorted(self.src.rglob("*.phpt")):
+                rel = test.relative_to(self.src)
+                by_dir[str(rel.parent)].append(str(rel))
+            units: dict[str, list[str]] = {}
+            for directory, tests in sorted(by_dir.items()):
+                if len(tests) <= CHUNK:
+                    units[directory] = tests
+                    continue
+                for i in range(0, len(tests), CHUNK):
+                    units[f"{directory}:{i // CHUNK + 1}"] = tests[i:i + CHUNK]
+            self._units = units
+        return self._units
+
+    def list_units(self) -> list[str]:
+        return list(self._tests())
+
+    def _argv(self, tests: list[str]) -> list[str]:
+        return [host_php(), "-n", "run-tests.php", "-p", str(self.launcher), "-q", "--offline",
+                "--no-color", "--no-progress", *self.args, *tests]
+
+    def command(self, unit: str, scratch: Path) -> UnitCommand:
+        tests = self._tests().get(unit)
+        if tests is None:
+            raise HarnessError(f"{self.suite}: no unit {unit!r}", hint="see `--units` names in the report")
+        (self.src / "tmp").mkdir(exist_ok=True)  # the guest's /tmp (sys_temp_dir)
+        env = {"TEST_PHP_JUNIT": str(scratch / JUNIT), "NO_INTERACTION": "1",
+               "TEST_PHP_DETAILED": "0", "REPORT_EXIT_STATUS": "1",
+               # The launcher's own wall-clock limit, above run-tests' --set-timeout: a guest that
+               # outlives its driver is stopped by the runner.
+               "WASIPORTS_TIMEOUT": str(int(self.timeout))}
+        return UnitCommand(argv=tuple(self._argv(tests)), timeout=self.timeout,
+                           cwd=self.src, env=env)
+
+    def parse(self, unit: str, scratch: Path, completed: Completed) -> UnitResult:
+        cases = parse_junit(scratch / JUNIT, self._tests().get(unit, []))
+        outcome, reason = unit_outcome(completed.exit_code, completed.output, cases)
+        return UnitResult(
+            suite=self.suite, unit=unit, outcome=outcome, reason=reason,
+            duration=completed.duration, exit_code=completed.exit_code,
+            trap=trap_message(completed.exit_code, completed.output), cases=tuple(cases),
+        )
+
+    def describe(self) -> str:
+        return f"cd {self.src} && " + shlex.join(self._argv(["<tests of the unit>"]))
+
+
+def unit_outcome(exit_code: int | None, output: str, cases: list[CaseResult]) -> tuple[Outcome, str]:
+    """A unit passes when none of its tests failed; it is skipped when all were skipped."""
+    bad = [c for c in cases if c.outcome in (Outcome.FAIL, Outcome.ERROR)]
+    if exit_code in (0, EXIT_FAILED) and cases:
+        if bad:
+            return Outcome.FAIL, f"{len(bad)} failing test(s)"
+        if all(c.outcome == Outcome.SKIP for c in cases):
+            return Outcome.SKIP, cases[0].message or "all tests skipped"
+        return Outcome.PASS, ""
+    if exit_code == 0:
+        return Outcome.SKIP, "run-tests ran no test"
+    return exit_outcome(exit_code, output)
+
+
+def parse_junit(path: Path, tests: list[str]) -> list[CaseResult]:
+    """Cases from run-tests' JUnit file: ``name='<file> (<title>)'``; PASS and XFAIL have no child,
+    ``<skipped>``, ``<failure type='FAILED'>``, ``<error type='BORKED|LEAKED…'>``, ``<warning>``."""
+    if not path.is_file():
+        return []
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError:
+        return []
+    cases = []
+    for case in root.iter("testcase"):
+        name = case.get("name", "")
+        test = name.split(" (", 1)[0]
+        outcome, message = Outcome.PASS, ""
+        for child in case:
+            if child.tag == "skipped":
+                outcome, message = Outcome.SKIP, (child.text or "").strip()
+            elif child.tag == "failure":
+                outcome, message = Outcome.FAIL, (child.get("message") or "").strip()
+            elif child.tag == "error":
+                outcome = Outcome.ERROR
+                message = f"{child.get('type', '')}: {child.get('message') or ''}".strip(": ")
+            elif child.tag == "warning":
+                message = (child.text or "").strip()
+        try:
+            duration = float(case.get("time", "0") or 0)
+        except ValueError:
+            duration = 0.0
+        cases.append(CaseResult(id=_relative(test, tests), outcome=outcome, duration=duration,
+                                message=message[:500]))
+    return cases
+
+
+def _relative(test: str, tests: list[str]) -> str:
+    """run-tests names tests by the path it was given; report them relative to the source tree."""
+    for candidate in tests:
+        if test.endswith(candidate):
+            return candidate
+    return test

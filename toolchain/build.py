@@ -156,6 +156,7 @@ def context(recipe: Recipe, info: sdk.SdkInfo | None = None) -> dict[str, Any]:
         "sdk": str(info.path),
         "sysroot": str(info.sysroot),
         "runner": runner_command(),
+        "runner_client": str(paths.ROOT / "toolchain" / "runner_client.py"),
         # Pinned helper tools (sdk.toml [tools]), e.g. tools["wasm-opt"].
         "tools": info.tools,
         "jobs": str(recipe.build.jobs or os.cpu_count() or 1),

@@ -182,6 +182,10 @@ class Artifact(_Strict):
         default_factory=dict,
         description="more .wasm programs: name inside the artifact -> path in the stage; each gets a launcher",
     )
+    pass_env: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="launcher name -> host variables it passes to the guest (NAME or PREFIX*), e.g. CGI's",
+    )
     wasm_options: dict[str, str] = Field(
         default_factory=dict,
         description="runner -W options the modules need, e.g. exceptions = \"y\"",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import build, expectations, harness, results
+from . import build, expectations, harness, results, runner_server
 from .errors import HarnessError
 from .recipe import Recipe
 from .results import SuiteRun, UnitResult
@@ -38,6 +39,7 @@ class _Only:
 
     def __init__(self, inner: harness.Adapter, units: Sequence[str]) -> None:
         self.inner, self.units = inner, list(units)
+        self.uses_launcher = getattr(inner, "uses_launcher", False)
 
     @property
     def suite(self) -> str:
@@ -64,8 +66,12 @@ def run_tests(recipe: Recipe, *, units: Sequence[str] = (), shard: tuple[int, in
     if units:
         adapter = _Only(adapter, units)
     expected = load_expectations(recipe)
-    run = harness.run_suite(adapter, harness.ProcessExecutor(), work_dir=test_dir(recipe),
-                            workers=workers, shard=shard, skip=expected.unit_skips())
+    # Suites that start the packaged launcher per test get a runner server: a launch is then a
+    # fork of a process that already has wasmtime loaded (toolchain/runner_server.py).
+    server = runner_server.serving() if getattr(adapter, "uses_launcher", False) else contextlib.nullcontext()
+    with server:
+        run = harness.run_suite(adapter, harness.ProcessExecutor(), work_dir=test_dir(recipe),
+                                workers=workers, shard=shard, skip=expected.unit_skips())
     target = out or results_path(recipe)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(results.to_json(run))

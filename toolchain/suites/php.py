@@ -43,6 +43,8 @@ def host_php() -> str:
 class RunTestsAdapter:
     """Runs php-src's ``.phpt`` tests of a PHP recipe against its packaged ``php`` launcher."""
 
+    uses_launcher = True  # the harness runs a runner server (launches cost a fork, not a start-up)
+
     def __init__(self, recipe: Recipe) -> None:
         self.recipe = recipe
         self.src = build.src_dir(recipe)

@@ -1,0 +1,47 @@
+"""Thin client of :mod:`toolchain.runner_server`: standard library only, run as ``python -I -S``.
+
+``runner_client.py SOCKET RUNNER-ARGS…`` hands the runner arguments, the working directory, the
+environment and its own stdin/stdout/stderr to the server (whose forked child then reads and
+writes through those very descriptors) and exits with the guest's status. When the server cannot
+be reached it runs the runner itself: ``WASIPORTS_RUNNER_FALLBACK`` (the ``python -m
+toolchain.runner run`` command line the launcher would have used).
+"""
+
+import json
+import os
+import socket
+import struct
+import sys
+
+
+def _fallback(args):
+    command = os.environ.get("WASIPORTS_RUNNER_FALLBACK", "").split()
+    if not command:
+        sys.stderr.write("wasiports: runner server unreachable and no WASIPORTS_RUNNER_FALLBACK\n")
+        sys.exit(127)
+    os.execv(command[0], command + args)
+
+
+def main(argv):
+    path, args = argv[0], argv[1:]
+    try:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(path)
+    except OSError:
+        _fallback(args)
+    payload = json.dumps({"argv": ["run", *args], "cwd": os.getcwd(), "environ": dict(os.environ)}).encode()
+    message = struct.pack("!I", len(payload)) + payload
+    fds = struct.pack("3i", 0, 1, 2)
+    conn.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+    status = b""
+    while len(status) < 4:
+        chunk = conn.recv(4 - len(status))
+        if not chunk:
+            sys.stderr.write("wasiports: the runner server ended the launch without a status\n")
+            sys.exit(134)
+        status += chunk
+    sys.exit(struct.unpack("!i", status)[0] & 0xFF)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

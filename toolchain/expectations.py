@@ -308,6 +308,13 @@ def _gate_unit(unit: UnitResult, exps: list[Expectation], t: _Tally) -> UnitResu
     return unit.model_copy(update={"outcome": outcome, "reason": reason, "cases": tuple(cases)})
 
 
+def unexpected(unit: UnitResult, expectations: Expectations) -> bool:
+    """Would ``unit`` be a regression? (The harness retries only such units.)"""
+    tally = _Tally([], [], [], set())
+    _gate_unit(unit, expectations.for_unit(unit.unit), tally)
+    return bool(tally.regressions)
+
+
 def gate(run: SuiteRun, expectations: Expectations | None = None) -> Verdict:
     """Compare ``run`` with ``expectations`` (none: every bad result is a regression)."""
     expectations = expectations or Expectations()

@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -580,6 +580,7 @@ class _Run:
     keep_scratch: bool
     out: TextIO
     scheduler: _Scheduler
+    retry_if: Callable[[UnitResult], bool] | None = None
     print_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def say(self, line: str) -> None:
@@ -614,7 +615,8 @@ class _Run:
             with contextlib.suppress(OSError):
                 unit_dir.rmdir()  # only if no kept attempt is in it
         sched = self.scheduler
-        retry = self.retry_failed and attempt == 1 and is_bad(result.outcome)
+        retry = (self.retry_failed and attempt == 1 and is_bad(result.outcome)
+                 and (self.retry_if is None or self.retry_if(result)))
         with sched.cond:
             if sched.stopping:
                 raise _Stopped
@@ -726,6 +728,7 @@ def run_suite(
     workers: int | None = None,
     shard: tuple[int, int] | None = None,
     retry_failed: bool = True,
+    retry_if: Callable[[UnitResult], bool] | None = None,
     skip: Mapping[str, str] | None = None,
     keep_scratch: bool = False,
     out: TextIO | None = None,
@@ -733,6 +736,7 @@ def run_suite(
 ) -> SuiteRun:
     """Run the adapter's units (or shard ``(i, n)`` of them) on ``workers`` threads.
 
+    ``retry_if`` narrows the retries to bad results it accepts (e.g. not fully expected ones).
     ``skip`` maps units not to run at all to a reason (e.g. from the expectations); they are
     reported as ``skip``. One progress line per finished unit goes to ``out`` (default stdout).
     On SIGINT/SIGTERM (main thread) or a harness bug, running units are killed through
@@ -756,7 +760,7 @@ def run_suite(
     started = datetime.now(timezone.utc)
     began = time.monotonic()
     scheduler = _Scheduler(pending=deque((u, 1) for u in todo), total=len(units))
-    state = _Run(adapter, executor, scratch_root, retry_failed, keep_scratch, out, scheduler)
+    state = _Run(adapter, executor, scratch_root, retry_failed, keep_scratch, out, scheduler, retry_if=retry_if)
     shard_text = f" (shard {shard[0]}/{shard[1]})" if shard else ""
     state.say(
         f"{adapter.suite}{shard_text}: {len(units)} units, {len(todo)} to run on "

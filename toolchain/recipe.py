@@ -208,6 +208,19 @@ class Test(_Strict):
     args: list[str] = Field(default_factory=list, description="extra arguments for each unit")
 
 
+class Variant(_Strict):
+    """Another build of the same source: ``<name>-<version>-<variant>``, its own tasks and artifact.
+
+    It starts from the recipe and changes only what it lists."""
+
+    summary: str = Field(min_length=3)
+    configure_remove: list[str] = Field(default_factory=list, description="configure arguments left out")
+    configure_add: list[str] = Field(default_factory=list, description="configure arguments added")
+    depends: list[str] | None = Field(default=None, description="replaces the recipe's depends")
+    smoke: Smoke | None = Field(default=None, description="replaces the recipe's smoke check")
+    test: Test | None = Field(default=None, description="replaces [test]; default: no test suite")
+
+
 class Recipe(_Strict):
     schema_: int = Field(alias="schema")
     kind: Literal["interpreter", "library"]
@@ -225,9 +238,11 @@ class Recipe(_Strict):
     artifact: Artifact | None = None
     smoke: Smoke | None = None
     test: Test = Field(default_factory=Test)
+    variants: dict[str, Variant] = Field(default_factory=dict)
 
     # Set by the loader, not by the file.
     path: Path = Field(default=Path(), exclude=True)
+    variant: str = Field(default="", exclude=True, description="set on the expanded variant recipes")
 
     @field_validator("schema_")
     @classmethod
@@ -245,7 +260,25 @@ class Recipe(_Strict):
     @property
     def id(self) -> str:
         """``python-3.13.5``: the doit subtask name and the directory stem everywhere."""
-        return f"{self.name}-{self.version}"
+        return f"{self.name}-{self.version}" + (f"-{self.variant}" if self.variant else "")
+
+    def with_variant(self, name: str) -> Recipe:
+        """The recipe as variant ``name`` builds it."""
+        v = self.variants[name]
+        missing = [a for a in v.configure_remove if a not in self.build.configure]
+        if missing:
+            raise RecipeError(f"{display(self.path)}: variants.{name}.configure_remove: "
+                              f"{missing[0]!r} is not in build.configure")
+        configure = [a for a in self.build.configure if a not in v.configure_remove] + v.configure_add
+        return self.model_copy(update={
+            "variant": name,
+            "variants": {},
+            "summary": f"{self.summary} ({name}: {v.summary})",
+            "build": self.build.model_copy(update={"configure": configure}),
+            "depends": self.depends if v.depends is None else v.depends,
+            "smoke": v.smoke or self.smoke,
+            "test": v.test or Test(),
+        })
 
     @property
     def patch_dir(self) -> Path:
@@ -300,7 +333,9 @@ def load(path: Path) -> Recipe:
 def discover(root: Path | None = None) -> list[Recipe]:
     """Every recipe under ``recipes/<name>/<version>.toml``, sorted by id."""
     base = root or paths.RECIPES
-    return sorted((load(p) for p in base.glob("*/*.toml")), key=lambda r: r.id)
+    found = [load(p) for p in base.glob("*/*.toml")]
+    expanded = [v for r in found for v in (r, *(r.with_variant(n) for n in r.variants))]
+    return sorted(expanded, key=lambda r: r.id)
 
 
 def dependencies(recipe: Recipe, available: list[Recipe]) -> list[Recipe]:

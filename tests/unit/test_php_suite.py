@@ -17,8 +17,9 @@ JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
 <testcase name='/src/Zend/tests/a.phpt (Test a)' time='0.25'>
 </testcase>
 <testcase name='/src/Zend/tests/b.phpt (Test b)' time='0.5'>
-<failure type='FAILED' message='Test b'>--- expected
-+++ actual</failure>
+<failure type='FAILED' message='Test b'>001+ Warning: chmod(): Function not implemented in /src/b.php on line 3
+001- bool(true)
+002+ bool(false)</failure>
 </testcase>
 <testcase name='/src/Zend/tests/c.phpt (Test c)' time='0.1'>
 <skipped>needs 64-bit platform</skipped>
@@ -42,6 +43,8 @@ def test_junit_cases_are_named_by_their_path_in_the_source_tree(tmp_path: Path) 
     assert cases["Zend/tests/a.phpt"].outcome == Outcome.PASS
     assert cases["Zend/tests/a.phpt"].duration == 0.25
     assert cases["Zend/tests/b.phpt"].outcome == Outcome.FAIL
+    assert cases["Zend/tests/b.phpt"].message == (
+        "Warning: chmod(): Function not implemented in /src/b.php on line 3 | bool(false)")
     assert cases["Zend/tests/c.phpt"].outcome == Outcome.SKIP
     assert cases["Zend/tests/c.phpt"].message == "needs 64-bit platform"
     assert cases["Zend/tests/d.phpt"].outcome == Outcome.ERROR

@@ -153,3 +153,20 @@ def test_php_recipe_declares_exceptions_and_the_cgi_module() -> None:
     assert r.artifact.extra_modules == {"php-cgi.wasm": "usr/local/bin/php-cgi"}
     assert r.build_inputs(), "the compat shim feeds configure"
     assert all(e.reason for e in r.build.config_site)
+
+
+def test_variants_expand_into_their_own_recipes() -> None:
+    found = {r.id: r for r in recipe.discover()}
+    full, slim = found["php-8.2.32"], found["php-8.2.32-slim"]
+    assert slim.variant == "slim" and full.variant == ""
+    assert "--enable-mbstring" in full.build.configure and "--enable-mbstring" not in slim.build.configure
+    assert "--without-libxml" in slim.build.configure
+    assert slim.depends == [] and full.depends
+    assert slim.patch_dir == full.patch_dir, "one patch series for both"
+    assert slim.smoke != full.smoke and not slim.test.suite
+
+
+def test_variant_removing_an_unknown_argument_is_named(tmp_path: Path, good: dict) -> None:
+    good["variants"] = {"tiny": {"summary": "less", "configure_remove": ["--with-nothing"]}}
+    with pytest.raises(RecipeError, match=r"variants.tiny.configure_remove: '--with-nothing' is not in build.configure"):
+        recipe.load(write(tmp_path, good)).with_variant("tiny")

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
-from .. import build, dist
+from .. import build, dist, expectations
 from ..errors import HarnessError
 from ..harness import Completed, UnitCommand, exit_outcome, trap_message
 from ..recipe import Recipe
@@ -28,6 +28,7 @@ CHUNK = 200
 # run-tests exits 1 when a test failed; 0 when all passed or were skipped.
 EXIT_FAILED = 1
 HOST_PHP = ("php8.2", "php")
+LAUNCH_TIMEOUT = 120  # seconds; run-tests itself gives a test 60 (test.args: --set-timeout 60)
 
 
 def host_php() -> str:
@@ -55,6 +56,10 @@ class RunTestsAdapter:
         self.timeout = recipe.test.unit_timeout
         self.args = list(recipe.test.args)
         self._units: dict[str, list[str]] | None = None
+        # Tests the expectations say to skip (e.g. ones that can only end by a timeout on WASI)
+        # are not started; they are reported as skipped with the entry's reason.
+        path = recipe.path.parent / recipe.test.expectations if recipe.test.expectations else None
+        self.expected = expectations.load(path) if path else expectations.Expectations()
 
     @property
     def suite(self) -> str:
@@ -84,21 +89,31 @@ class RunTestsAdapter:
         return [host_php(), "-n", "run-tests.php", "-p", str(self.launcher), "-q", "--offline",
                 "--no-color", "--no-progress", *self.args, *tests]
 
+    def _skipped(self, unit: str) -> dict[str, str]:
+        """Tests of ``unit`` an expectation skips, with the reason."""
+        entries = [e for e in self.expected.for_unit(unit) if e.case is not None and e.outcome == "skip"]
+        return {t: e.because() for t in self._tests().get(unit, []) for e in entries if e.matches_case(t)}
+
     def command(self, unit: str, scratch: Path) -> UnitCommand:
         tests = self._tests().get(unit)
         if tests is None:
             raise HarnessError(f"{self.suite}: no unit {unit!r}", hint="see `--units` names in the report")
+        skipped = self._skipped(unit)
+        tests = [t for t in tests if t not in skipped]
         (self.src / "tmp").mkdir(exist_ok=True)  # the guest's /tmp (sys_temp_dir)
         env = {"TEST_PHP_JUNIT": str(scratch / JUNIT), "NO_INTERACTION": "1",
                "TEST_PHP_DETAILED": "0", "REPORT_EXIT_STATUS": "1",
-               # The launcher's own wall-clock limit, above run-tests' --set-timeout: a guest that
-               # outlives its driver is stopped by the runner.
-               "WASIPORTS_TIMEOUT": str(int(self.timeout))}
-        return UnitCommand(argv=tuple(self._argv(tests)), timeout=self.timeout,
-                           cwd=self.src, env=env)
+               # Each launch's own wall-clock limit, above run-tests' per-test --set-timeout: a
+               # guest whose driver gave up on it is stopped by the runner.
+               "WASIPORTS_TIMEOUT": str(LAUNCH_TIMEOUT)}
+        # Every test skipped: nothing to start (run-tests without tests would run the whole tree).
+        argv = self._argv(tests) if tests else [host_php(), "-r", ""]
+        return UnitCommand(argv=tuple(argv), timeout=self.timeout, cwd=self.src, env=env)
 
     def parse(self, unit: str, scratch: Path, completed: Completed) -> UnitResult:
         cases = parse_junit(scratch / JUNIT, self._tests().get(unit, []))
+        cases += [CaseResult(id=t, outcome=Outcome.SKIP, duration=0.0, message=why)
+                  for t, why in self._skipped(unit).items()]
         outcome, reason = unit_outcome(completed.exit_code, completed.output, cases)
         return UnitResult(
             suite=self.suite, unit=unit, outcome=outcome, reason=reason,
@@ -142,7 +157,8 @@ def parse_junit(path: Path, tests: list[str]) -> list[CaseResult]:
             if child.tag == "skipped":
                 outcome, message = Outcome.SKIP, (child.text or "").strip()
             elif child.tag == "failure":
-                outcome, message = Outcome.FAIL, (child.get("message") or "").strip()
+                outcome = Outcome.FAIL
+                message = _diff_summary(child.text or "") or (child.get("message") or "").strip()
             elif child.tag == "error":
                 outcome = Outcome.ERROR
                 message = f"{child.get('type', '')}: {child.get('message') or ''}".strip(": ")
@@ -155,6 +171,17 @@ def parse_junit(path: Path, tests: list[str]) -> list[CaseResult]:
         cases.append(CaseResult(id=_relative(test, tests), outcome=outcome, duration=duration,
                                 message=message[:500]))
     return cases
+
+
+def _diff_summary(diff: str, lines: int = 3) -> str:
+    """The first lines the test printed that it should not have (run-tests' ``NNN+ text``
+    lines), which usually name the cause; else the first expected lines it did not print."""
+    added = [line.split("+ ", 1)[1].strip() for line in diff.splitlines()
+             if line[:3].isdigit() and "+ " in line[:6] and line.split("+ ", 1)[1].strip()]
+    missing = [line.split("- ", 1)[1].strip() for line in diff.splitlines()
+               if line[:3].isdigit() and "- " in line[:6] and line.split("- ", 1)[1].strip()]
+    chosen = added[:lines] or [f"missing: {m}" for m in missing[:lines]]
+    return " | ".join(chosen)
 
 
 def _relative(test: str, tests: list[str]) -> str:

@@ -121,3 +121,39 @@ def test_files_and_sqlite_in_the_working_directory(built: None, tmp_path: Path) 
     assert out.returncode == 0, out.stderr
     assert out.stdout == "data row"
     assert (tmp_path / "db.sqlite").stat().st_size > 0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid) and not fields.get("State", "").startswith("Z"):
+            found.append(int(status.parent.name))
+    return found
+
+
+def test_runner_server_launches_and_kills_with_the_driver(built: None, tmp_path: Path) -> None:
+    from toolchain import runner_server
+
+    with runner_server.serving() as socket_path:
+        out = php("-r", "echo getenv('X') === false ? 'no host env' : 'leak', ' ', PHP_VERSION; exit(5);",
+                  env={"X": "1"})
+        assert out.returncode == 5 and out.stdout == "no host env 8.2.32", out
+        server = int(subprocess.run(["pgrep", "-f", f"runner_server {socket_path}"], capture_output=True,
+                                    text=True).stdout.split()[0])
+        # run-tests.php starts the launcher through `sh -c` and kills only that shell on a timeout
+        driver = subprocess.Popen(["sh", "-c", f"{ARTIFACT / 'php'} -r 'while (true) {{}}'; echo done"],
+                                  stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not _children(server) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _children(server), "the server forked no child for the launch"
+        driver.kill()
+        driver.wait()
+        deadline = time.monotonic() + 10
+        while _children(server) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _children(server), "the guest outlived its driver"

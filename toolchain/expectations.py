@@ -37,6 +37,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import RecipeError
+from .recipe import Recipe
 from .validation import display, validate
 from .results import CaseResult, Outcome, SuiteRun, UnitResult, is_bad
 
@@ -138,6 +139,13 @@ def loads(text: str, *, source: str = "<string>") -> Expectations:
                       hint="each [[expect]] needs unit, outcome (fail|skip|crash|timeout) and "
                       "reason; case and link are optional")
     return Expectations(parsed.expect, source)
+
+
+def for_recipe(recipe: Recipe) -> Expectations:
+    """The recipe's expectations file (``test.expectations``, next to it); none: no entries."""
+    if not recipe.test.expectations:
+        return Expectations()
+    return load(recipe.path.parent / recipe.test.expectations)
 
 
 def load(path: Path) -> Expectations:

@@ -22,7 +22,7 @@ from . import expectations, paths, results
 from .errors import WasiportsError
 from .recipe import Recipe
 from .results import Outcome, SuiteRun
-from .testing import load_expectations, results_path
+from .testing import results_path
 
 REPORT_VERSION = 1
 TEMPLATES = Path(__file__).parent / "templates"
@@ -162,7 +162,7 @@ def write(recipes: list[Recipe], *, previous: Path | None = None, dest: Path | N
         if not path.is_file():
             continue
         run = results.load(path)
-        verdict = expectations.gate(run, load_expectations(recipe))
+        verdict = expectations.gate(run, expectations.for_recipe(recipe))
         suites.append(suite_entry(recipe, run, verdict))
         runs.append(verdict.run)
     if not suites:

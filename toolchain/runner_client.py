@@ -9,13 +9,14 @@ toolchain.runner run`` command line the launcher would have used).
 
 import json
 import os
+import shlex
 import socket
 import struct
 import sys
 
 
 def _fallback(args):
-    command = os.environ.get("WASIPORTS_RUNNER_FALLBACK", "").split()
+    command = shlex.split(os.environ.get("WASIPORTS_RUNNER_FALLBACK", ""))
     if not command:
         sys.stderr.write("wasiports: runner server unreachable and no WASIPORTS_RUNNER_FALLBACK\n")
         sys.exit(127)

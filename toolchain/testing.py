@@ -29,11 +29,6 @@ def expectations_path(recipe: Recipe) -> Path | None:
     return recipe.path.parent / recipe.test.expectations
 
 
-def load_expectations(recipe: Recipe) -> expectations.Expectations:
-    path = expectations_path(recipe)
-    return expectations.load(path) if path else expectations.Expectations()
-
-
 class _Only:
     """An adapter restricted to some units (quick runs, integration tests)."""
 
@@ -65,7 +60,7 @@ def run_tests(recipe: Recipe, *, units: Sequence[str] = (), shard: tuple[int, in
     adapter: harness.Adapter = adapter_for(recipe)
     if units:
         adapter = _Only(adapter, units)
-    expected = load_expectations(recipe)
+    expected = expectations.for_recipe(recipe)
     # Suites that start the packaged launcher per test get a runner server: a launch is then a
     # fork of a process that already has wasmtime loaded (toolchain/runner_server.py).
     server = runner_server.serving() if getattr(adapter, "uses_launcher", False) else contextlib.nullcontext()
@@ -83,7 +78,7 @@ def run_tests(recipe: Recipe, *, units: Sequence[str] = (), shard: tuple[int, in
 
 def check(recipe: Recipe, run: SuiteRun) -> expectations.Verdict:
     """Gate ``run``: print the verdict, raise on regressions (new failures, new crashes)."""
-    verdict = expectations.gate(run, load_expectations(recipe))
+    verdict = expectations.gate(run, expectations.for_recipe(recipe))
     print(verdict.report())
     if not verdict.ok:
         raise HarnessError(
@@ -98,7 +93,7 @@ def check(recipe: Recipe, run: SuiteRun) -> expectations.Verdict:
 def _inputs(recipe: Recipe) -> dict[str, object]:
     """What a whole-suite run depends on: the installed build and the units not to run."""
     return {"installed": build.installed_stamp(recipe).read_text(),
-            "skip": load_expectations(recipe).unit_skips()}
+            "skip": expectations.for_recipe(recipe).unit_skips()}
 
 
 def test_task(recipe: Recipe) -> None:

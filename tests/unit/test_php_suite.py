@@ -86,3 +86,9 @@ def test_units_are_directories_cut_into_chunks(tmp_path: Path, monkeypatch: pyte
     assert adapter.list_units() == ["Zend/tests:1", "Zend/tests:2", "ext/ctype/tests"]
     assert len(adapter._tests()["Zend/tests:1"]) == php.CHUNK
     assert adapter._tests()["Zend/tests:2"][-1] == f"Zend/tests/t{php.CHUNK + 4:04d}.phpt"
+
+
+def test_each_launch_gets_twice_the_per_test_limit_of_the_recipe() -> None:
+    assert php.launch_timeout(["-n", "--set-timeout", "60"]) == 120
+    assert php.launch_timeout(["--set-timeout", "15"]) == 30
+    assert php.launch_timeout([]) == 120  # run-tests' own default is 60 s

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from .. import build, runner
@@ -19,6 +18,7 @@ from ..errors import HarnessError
 from ..harness import Completed, UnitCommand, exit_outcome, trap_message
 from ..recipe import Recipe
 from ..render import render
+from . import junit
 from ..results import CaseResult, Outcome, UnitResult
 
 JUNIT = "junit.xml"
@@ -119,14 +119,8 @@ def unit_outcome(unit: str, exit_code: int | None, output: str,
 
 def parse_junit(path: Path) -> list[CaseResult]:
     """Cases from regrtest's ``--junit-xml`` file (missing or cut short: none/the parsed ones)."""
-    if not path.is_file():
-        return []
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError:
-        return []
     cases = []
-    for case in root.iter("testcase"):
+    for case in junit.testcases(path):
         name = case.get("name", "").removeprefix("test.")
         outcome, message = Outcome.PASS, ""
         for child in case:
@@ -143,10 +137,6 @@ def parse_junit(path: Path) -> list[CaseResult]:
                 message = "expected failure (declared upstream)"
         if case.get("status") == "skipped" and outcome == Outcome.PASS:
             outcome = Outcome.SKIP
-        try:
-            duration = float(case.get("time", "0") or 0)
-        except ValueError:
-            duration = 0.0
-        cases.append(CaseResult(id=name or "?", outcome=outcome, duration=duration,
+        cases.append(CaseResult(id=name or "?", outcome=outcome, duration=junit.seconds(case),
                                 message=message[:500]))
     return cases

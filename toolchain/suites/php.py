@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from .. import build, dist, expectations
 from ..errors import HarnessError
 from ..harness import Completed, UnitCommand, exit_outcome, trap_message
 from ..recipe import Recipe
+from . import junit
 from ..results import CaseResult, Outcome, UnitResult
 
 JUNIT = "junit.xml"
@@ -28,7 +28,15 @@ CHUNK = 200
 # run-tests exits 1 when a test failed; 0 when all passed or were skipped.
 EXIT_FAILED = 1
 HOST_PHP = ("php8.2", "php")
-LAUNCH_TIMEOUT = 120  # seconds; run-tests itself gives a test 60 (test.args: --set-timeout 60)
+
+
+def launch_timeout(args: list[str]) -> int:
+    """Each launch's own wall-clock limit: twice what run-tests gives a test (``--set-timeout N``
+    in the recipe's test.args; run-tests' default is 60 s)."""
+    given = 60
+    if "--set-timeout" in args and args.index("--set-timeout") + 1 < len(args):
+        given = int(args[args.index("--set-timeout") + 1])
+    return 2 * given
 
 
 def host_php() -> str:
@@ -58,8 +66,8 @@ class RunTestsAdapter:
         self._units: dict[str, list[str]] | None = None
         # Tests the expectations say to skip (e.g. ones that can only end by a timeout on WASI)
         # are not started; they are reported as skipped with the entry's reason.
-        path = recipe.path.parent / recipe.test.expectations if recipe.test.expectations else None
-        self.expected = expectations.load(path) if path else expectations.Expectations()
+        self.expected = expectations.for_recipe(recipe)
+        self.launch_timeout = launch_timeout(self.args)
 
     @property
     def suite(self) -> str:
@@ -105,7 +113,7 @@ class RunTestsAdapter:
                "TEST_PHP_DETAILED": "0", "REPORT_EXIT_STATUS": "1",
                # Each launch's own wall-clock limit, above run-tests' per-test --set-timeout: a
                # guest whose driver gave up on it is stopped by the runner.
-               "WASIPORTS_TIMEOUT": str(LAUNCH_TIMEOUT)}
+               "WASIPORTS_TIMEOUT": str(self.launch_timeout)}
         # Every test skipped: nothing to start (run-tests without tests would run the whole tree).
         argv = self._argv(tests) if tests else [host_php(), "-r", ""]
         return UnitCommand(argv=tuple(argv), timeout=self.timeout, cwd=self.src, env=env)
@@ -142,14 +150,8 @@ def unit_outcome(exit_code: int | None, output: str, cases: list[CaseResult]) ->
 def parse_junit(path: Path, tests: list[str]) -> list[CaseResult]:
     """Cases from run-tests' JUnit file: ``name='<file> (<title>)'``; PASS and XFAIL have no child,
     ``<skipped>``, ``<failure type='FAILED'>``, ``<error type='BORKED|LEAKED…'>``, ``<warning>``."""
-    if not path.is_file():
-        return []
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError:
-        return []
     cases = []
-    for case in root.iter("testcase"):
+    for case in junit.testcases(path):
         name = case.get("name", "")
         test = name.split(" (", 1)[0]
         outcome, message = Outcome.PASS, ""
@@ -164,11 +166,7 @@ def parse_junit(path: Path, tests: list[str]) -> list[CaseResult]:
                 message = f"{child.get('type', '')}: {child.get('message') or ''}".strip(": ")
             elif child.tag == "warning":
                 message = (child.text or "").strip()
-        try:
-            duration = float(case.get("time", "0") or 0)
-        except ValueError:
-            duration = 0.0
-        cases.append(CaseResult(id=_relative(test, tests), outcome=outcome, duration=duration,
+        cases.append(CaseResult(id=_relative(test, tests), outcome=outcome, duration=junit.seconds(case),
                                 message=message[:500]))
     return cases
 

@@ -18,8 +18,14 @@ def doit(*args: str) -> subprocess.CompletedProcess[str]:
                           cwd=paths.ROOT, capture_output=True, text=True)
 
 
-@pytest.fixture(scope="session")
-def python_built() -> None:
-    result = doit(f"smoke:{PYTHON_ID}")
+def smoke(recipe_id: str) -> None:
+    """Build and package ``recipe_id`` through the pipeline up to its smoke test (or find it up
+    to date); the calling test fails with the pipeline's output if that fails."""
+    result = doit(f"smoke:{recipe_id}")
     if result.returncode != 0:
         pytest.fail(f"pipeline failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def python_built() -> None:
+    smoke(PYTHON_ID)

@@ -16,7 +16,7 @@ import pytest
 
 from toolchain import paths
 
-from .conftest import doit
+from .conftest import smoke
 
 ID = "php-8.2.32"
 ARTIFACT = paths.DIST / f"{ID}-wasi"
@@ -24,9 +24,7 @@ ARTIFACT = paths.DIST / f"{ID}-wasi"
 
 @pytest.fixture(scope="module")
 def built() -> None:
-    result = doit(f"smoke:{ID}")
-    if result.returncode != 0:
-        pytest.fail(f"pipeline failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+    smoke(ID)
 
 
 def php(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,

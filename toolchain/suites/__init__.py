@@ -12,10 +12,12 @@ from ..harness import Adapter
 from ..recipe import Recipe
 from .cpython import RegrtestAdapter
 from .php import RunTestsAdapter
+from .ruby import RubyTestsAdapter
 
 ADAPTERS: dict[str, Callable[[Recipe], Adapter]] = {
     "cpython-regrtest": RegrtestAdapter,
     "php-run-tests": RunTestsAdapter,
+    "ruby-tests": RubyTestsAdapter,
 }
 
 

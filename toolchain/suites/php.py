@@ -10,17 +10,16 @@ source tree, which is the launcher's working directory (and so the guest's ``/``
 
 from __future__ import annotations
 
-import os
 import shlex
-import shutil
 from collections import defaultdict
 from pathlib import Path
 
-from .. import build, dist, expectations
+from .. import build, expectations
 from ..errors import HarnessError
 from ..harness import Completed, UnitCommand, exit_outcome, trap_message
 from ..recipe import Recipe
 from . import junit
+from .host import host_program, packaged_launcher
 from ..results import CaseResult, Outcome, UnitResult
 
 JUNIT = "junit.xml"
@@ -41,12 +40,7 @@ def launch_timeout(args: list[str]) -> int:
 
 def host_php() -> str:
     """The host's PHP CLI that runs run-tests.php (Debian's php8.2-cli; scripts/setup installs it)."""
-    for name in (os.environ.get("WASIPORTS_HOST_PHP", ""), *HOST_PHP):
-        if name and (found := shutil.which(name)):
-            return found
-    raise HarnessError("no host PHP to run run-tests.php",
-                       why=f"none of {', '.join(HOST_PHP)} is on PATH",
-                       hint="run scripts/setup (it installs php8.2-cli) or set WASIPORTS_HOST_PHP")
+    return host_program(HOST_PHP, env="WASIPORTS_HOST_PHP", purpose="run run-tests.php", package="php8.2-cli")
 
 
 class RunTestsAdapter:
@@ -57,10 +51,7 @@ class RunTestsAdapter:
     def __init__(self, recipe: Recipe) -> None:
         self.recipe = recipe
         self.src = build.src_dir(recipe)
-        self.launcher = dist.launcher_path(recipe)
-        if not self.launcher.is_file():
-            raise HarnessError(f"{recipe.id}: no packaged launcher at {self.launcher}",
-                               hint=f"run `doit dist:{recipe.id}` first")
+        self.launcher = packaged_launcher(recipe)
         self.timeout = recipe.test.unit_timeout
         self.args = list(recipe.test.args)
         self._units: dict[str, list[str]] | None = None

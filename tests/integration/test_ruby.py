@@ -1,0 +1,81 @@
+"""Ruby 3.3.8 for wasm32-wasi, built by the pipeline and run through its launcher: the version,
+the extensions a script uses, exceptions, fibers and deep C-to-Ruby recursion (all built on
+Asyncify), and test-all files that used to crash the interpreter run to completion.
+
+Cold, this builds Ruby and its two libraries (about six minutes on 2 cores)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from toolchain import paths, testing
+from toolchain.recipe import discover
+from toolchain.results import Outcome
+
+from .conftest import smoke
+
+ID = "ruby-3.3.8"
+ARTIFACT = paths.DIST / f"{ID}-wasi"
+
+
+@pytest.fixture(scope="module")
+def built() -> None:
+    smoke(ID)
+
+
+def ruby(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(ARTIFACT / "ruby"), *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def test_version(built: None) -> None:
+    out = ruby("-v")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ruby 3.3.8 (2025-04-09")
+    assert out.stdout.rstrip().endswith("[wasm32-wasi]")
+
+
+def test_a_script_using_json_fiber_stringio_date_zlib_and_yaml(built: None, tmp_path: Path) -> None:
+    (tmp_path / "data.yml").write_text("name: wasi\nsizes: [1, 2, 3]\n")
+    (tmp_path / "app.rb").write_text(
+        'require "json"; require "stringio"; require "date"; require "zlib"; require "yaml"\n'
+        'doc = YAML.load_file("data.yml")\n'
+        'gen = Fiber.new { doc["sizes"].each { |s| Fiber.yield s * 10 }; nil }\n'
+        'tens = []; while (v = gen.resume); tens << v; end\n'
+        'io = StringIO.new; io.write(JSON.generate(doc.merge("tens" => tens)))\n'
+        'packed = Zlib::Deflate.deflate(io.string * 20)\n'
+        'File.binwrite("out.z", packed)\n'
+        'puts [io.string, Date.parse("2025-04-09").next_day.iso8601, Zlib::Inflate.inflate(File.binread("out.z")).size].join(" ")\n')
+    out = ruby("app.rb", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ['{"name":"wasi","sizes":[1,2,3],"tens":[10,20,30]}', "2025-04-10", "920"]
+    assert (tmp_path / "out.z").stat().st_size < 200
+
+
+def test_uncaught_exception_and_exit_status(built: None) -> None:
+    out = ruby("-e", 'at_exit { puts "at_exit ran" }; def deep(n) = n.zero? ? raise(ArgumentError, "boom") : deep(n - 1); deep(50)')
+    assert out.returncode == 1
+    assert "at_exit ran" in out.stdout
+    assert "boom (ArgumentError)" in out.stderr
+    assert ruby("-e", "begin; exit 3; ensure; puts 'ensure ran'; end").returncode == 3
+
+
+def test_deep_recursion_through_c_calls(built: None) -> None:
+    # Hash#each → rb_ensure → setjmp at every level: each setjmp spills all wasm frames above it
+    # (the 24 KiB buffers of ruby.wasm trap about 55 levels deep), and GC runs at that depth.
+    out = ruby("-e", "def rec(h, n) = n.zero? ? GC.start : h.each { rec(h, n - 1) }; rec({a: 1}, 400); puts :deep")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "deep"
+
+
+def test_test_all_files_that_crashed_run_to_completion(built: None, tmp_path: Path) -> None:
+    recipe = next(r for r in discover(paths.RECIPES) if r.id == ID)
+    units = ["test/ruby/test_array.rb", "test/ruby/test_hash.rb"]
+    run = testing.run_tests(recipe, units=units, out=tmp_path / "results.json")
+    for unit in run.units:
+        assert unit.outcome not in (Outcome.CRASH, Outcome.TIMEOUT), (unit.unit, unit.reason)
+        passed = sum(c.outcome == Outcome.PASS for c in unit.cases)
+        assert passed > 250, (unit.unit, passed)

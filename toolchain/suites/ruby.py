@@ -1,0 +1,223 @@
+"""Ruby's own test suites as harness units, run against the packaged ``ruby`` launcher.
+
+Three suites, one unit namespace:
+
+``basictest``
+    ``basictest/test.rb``, the interpreter's first self-test, run by ruby.wasm. Cases are its
+    numbered checks (``ok N`` / ``not ok <section> N``), named by the line that made them.
+``bootstraptest/test_<set>.rb``
+    One set of the bootstrap tests. ``bootstraptest/runner.rb`` is driven by the host's Ruby
+    with ``--ruby=<launcher>``: it writes each assertion's program to a file and starts
+    ruby.wasm on it, so launches go through the runner server. Cases are the assertions,
+    named ``<set>:<line>``.
+``test/ruby/<file>.rb``
+    One file of test-all's ``test/ruby``, run by ruby.wasm itself (``test/runner.rb -v``):
+    WASI has no processes, so test-all's own ``-j`` workers are out, and one file per process
+    isolates a crash to its file. Cases are ``TestClass#test_method``. A prelude
+    (``recipes/ruby/test/wasi-test-prelude.rb``) lets test-all's after-test zombie check work
+    without processes.
+
+Every unit runs with the launcher's working directory as the guest's ``/``: the source tree for
+test-all (so ``/test``, ``/tool`` and ``/tmp`` resolve there) and a fresh scratch directory for
+the other two.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+from .. import build, runner
+from ..errors import HarnessError
+from ..harness import Completed, UnitCommand, exit_outcome, trap_message
+from ..recipe import Recipe
+from ..results import CaseResult, Outcome, UnitResult
+from .host import host_program, packaged_launcher
+
+BASICTEST = "basictest"
+PRELUDE = "test/wasi-test-prelude.rb"  # relative to the recipe's folder
+GUEST_PRELUDE = "tmp/wasiports/wasi-test-prelude.rb"  # relative to the source tree (guest /)
+HOST_RUBY = ("ruby",)
+
+# basictest/test.rb prints these on stdout; its progress marks on stderr may precede them.
+_BASIC_OK = re.compile(r"(?<![\w ])ok (?P<n>\d+) \((?P<where>[^)]*)\)")
+_BASIC_NOT_OK = re.compile(r"not ok (?P<what>\S+) (?P<n>\d+) -- (?P<where>.*)$", re.M)
+# bootstraptest/runner.rb -v: "#12 test_attr.rb:3 . 0.123" (pass), "… F 0.123" (fail), "… E" (error)
+_BT_CASE = re.compile(r"^#(?P<id>\d+) (?P<path>\S+?):(?P<line>\d+) (?P<mark>[.FE])(?: (?P<secs>[\d.]+))?", re.M)
+# test/unit -v: "[ 12/445] TestArray#test_x = 0.01 s" (the result mark, if any, follows)
+_TA_NAME = r"[A-Z]\w*(?:::\w+)*#.+?"
+_TA_CASE = re.compile(rf"^\[\s*\d+/\d+\] (?P<name>{_TA_NAME}) = (?P<secs>[\d.]+) s(?: = (?P<mark>\S))?$", re.M)
+# The test a process died in: its line ends with no time, cut by whatever the dying process (or
+# the runner, after a trap) printed next.
+_TA_STARTED = re.compile(rf"^\[\s*\d+/\d+\] (?P<name>{_TA_NAME})"
+                         rf"(?= = |\[BUG\]|/\S+:\d+: |{re.escape(runner.PROG)}: |$)", re.M)
+_TA_FAULT = re.compile(r"^\s+\d+\) (?P<kind>Failure|Error|Skipped):\n(?P<name>\S+?#\S+?)(?: \[[^\]]*\])?:\n"
+                       r"(?P<message>.*?)(?=\n\s*\n|\n\s+\d+\) |\Z)", re.M | re.S)
+_TA_LOAD_ERROR = re.compile(r"^\S+\.rb: cannot load such file -- (?P<feature>\S+)$", re.M)
+_BASIC_END = re.compile(r"^end of test\(test: \d+\)", re.M)
+_BT_END = re.compile(r"^(?:PASS all \d+ tests|FAIL \d+/\d+ tests failed|No tests, no problem)", re.M)
+_TA_SUMMARY = re.compile(r"^(?P<tests>\d+) tests, \d+ assertions, (?P<failures>\d+) failures, "
+                         r"(?P<errors>\d+) errors, (?P<skips>\d+) skips$", re.M)
+_KIND = {"Failure": Outcome.FAIL, "Error": Outcome.ERROR, "Skipped": Outcome.SKIP}
+
+
+def host_ruby() -> str:
+    """The host's Ruby that drives bootstraptest (Debian's ruby; scripts/setup installs it)."""
+    return host_program(HOST_RUBY, env="WASIPORTS_HOST_RUBY", purpose="run bootstraptest/runner.rb",
+                        package="Debian's ruby")
+
+
+class RubyTestsAdapter:
+    """basictest, bootstraptest and test-all's test/ruby of a Ruby recipe, file by file."""
+
+    uses_launcher = True  # bootstraptest starts the launcher per assertion: a runner server helps
+
+    def __init__(self, recipe: Recipe) -> None:
+        self.recipe = recipe
+        self.src = build.src_dir(recipe)
+        self.launcher = packaged_launcher(recipe)
+        self.prelude = recipe.path.parent / PRELUDE
+        self.timeout = recipe.test.unit_timeout
+        self.args = list(recipe.test.args)
+
+    @property
+    def suite(self) -> str:
+        return self.recipe.id
+
+    def list_units(self) -> list[str]:
+        units = [BASICTEST]
+        units += [str(p.relative_to(self.src)) for p in sorted((self.src / "bootstraptest").glob("test_*.rb"))]
+        units += [str(p.relative_to(self.src)) for p in sorted((self.src / "test" / "ruby").rglob("test_*.rb"))]
+        return units
+
+    def _env(self) -> dict[str, str]:
+        # Each launch's own wall-clock limit: a guest that loops is stopped by the runner.
+        return {"WASIPORTS_TIMEOUT": str(self.timeout)}
+
+    def command(self, unit: str, scratch: Path) -> UnitCommand:
+        if unit not in self.list_units():
+            raise HarnessError(f"{self.suite}: no unit {unit!r}", hint="see the unit names in the report")
+        launcher = str(self.launcher)
+        if unit == BASICTEST:
+            shutil.copy(self.src / "basictest" / "test.rb", scratch / "test.rb")
+            return UnitCommand(argv=(launcher, "test.rb"), timeout=self.timeout, cwd=scratch, env=self._env())
+        if unit.startswith("bootstraptest/"):
+            argv = (host_ruby(), str(self.src / "bootstraptest" / "runner.rb"), f"--ruby={launcher}",
+                    "-v", "-j1", "--tty=no", "--color=never", f"--dir={scratch / 'bt'}", str(self.src / unit))
+            return UnitCommand(argv=argv, timeout=self.timeout, cwd=scratch, env=self._env())
+        prelude = self.src / GUEST_PRELUDE
+        prelude.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.prelude, prelude)
+        argv = (launcher, f"-r./{GUEST_PRELUDE}", "test/runner.rb", "-v", "--tty=no", "--color=never",
+                *self.args, unit)
+        return UnitCommand(argv=argv, timeout=self.timeout, cwd=self.src, env=self._env())
+
+    def parse(self, unit: str, scratch: Path, completed: Completed) -> UnitResult:
+        output = completed.output
+        if unit == BASICTEST:
+            cases, finished = parse_basictest(output), _BASIC_END.search(output) is not None
+        elif unit.startswith("bootstraptest/"):
+            cases, finished = parse_bootstraptest(output), _BT_END.search(output) is not None
+        else:
+            finished = _TA_SUMMARY.search(output) is not None
+            cases = parse_test_all(output, crashed=not finished)
+        outcome, reason = unit_outcome(completed.exit_code, output, cases, finished=finished)
+        return UnitResult(suite=self.suite, unit=unit, outcome=outcome, reason=reason,
+                          duration=completed.duration, exit_code=completed.exit_code,
+                          trap=trap_message(completed.exit_code, output), cases=tuple(cases))
+
+    def describe(self) -> str:
+        return (f"cd {self.src} && {shlex.join([str(self.launcher), f'-r./{GUEST_PRELUDE}', 'test/runner.rb', '-v', '<file>'])}"
+                f"; bootstraptest: {host_ruby()} bootstraptest/runner.rb --ruby={self.launcher} <set>")
+
+
+def unit_outcome(exit_code: int | None, output: str, cases: list[CaseResult], *,
+                 finished: bool) -> tuple[Outcome, str]:
+    """A suite that printed its closing summary (``finished``) passes when no case failed and is
+    skipped when every case skipped, whatever its exit status (test-all exits with the number
+    of failures). One that died before it is a crash, a timeout or a failure by its exit."""
+    bad = [c for c in cases if c.outcome in (Outcome.FAIL, Outcome.ERROR)]
+    unloadable = _TA_LOAD_ERROR.search(output)
+    if unloadable and not cases:
+        return Outcome.ERROR, f"the file does not load: cannot load such file -- {unloadable['feature']}"
+    if finished and not cases and exit_code == 0:
+        return Outcome.SKIP, "the file defines no test here (its tests are conditional on what this build has)"
+    if finished and cases:
+        if bad:
+            return Outcome.FAIL, f"{len(bad)} failing test(s)"
+        if all(c.outcome == Outcome.SKIP for c in cases):
+            return Outcome.SKIP, cases[0].message or "all tests skipped"
+        if exit_code != 0:
+            return Outcome.FAIL, f"exit status {exit_code} with no failing test named"
+        return Outcome.PASS, ""
+    outcome, reason = exit_outcome(exit_code, output)
+    if outcome == Outcome.PASS:
+        return Outcome.FAIL, "exited before its summary" if cases else "no test ran"
+    crashed = [c for c in cases if c.outcome == Outcome.CRASH]
+    if crashed:
+        return outcome, f"{crashed[0].id}: {crashed[0].message or reason}"
+    return outcome, reason
+
+
+def parse_basictest(output: str) -> list[CaseResult]:
+    """``ok N (where)`` / ``not ok <section> N -- where``; a case is named by its ``where``."""
+    cases = [CaseResult(id=_where(m["where"]), outcome=Outcome.PASS) for m in _BASIC_OK.finditer(output)]
+    cases += [CaseResult(id=_where(m["where"]), outcome=Outcome.FAIL, message=f"{m['what']} check {m['n']}")
+              for m in _BASIC_NOT_OK.finditer(output)]
+    return _unique(cases)
+
+
+def _where(where: str) -> str:
+    """``test.rb:123:in `<main>'`` → ``test.rb:123``."""
+    return ":".join(where.split(":")[:2]).strip()
+
+
+def parse_bootstraptest(output: str) -> list[CaseResult]:
+    """The ``-v`` lines of bootstraptest/runner.rb, with the message printed under a failure."""
+    cases = []
+    matches = list(_BT_CASE.finditer(output))
+    for i, m in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(output)
+        outcome = {".": Outcome.PASS, "F": Outcome.FAIL, "E": Outcome.ERROR}[m["mark"]]
+        message = ""
+        if outcome != Outcome.PASS:
+            body = output[m.end():end].splitlines()
+            message = " | ".join(line.strip() for line in body if line.strip()
+                                 and not line.startswith(("Finished", "FAIL", "PASS")))[:500]
+        cases.append(CaseResult(id=f"{Path(m['path']).name}:{m['line']}", outcome=outcome,
+                                duration=float(m["secs"] or 0), message=message))
+    return _unique(cases)
+
+
+def parse_test_all(output: str, *, crashed: bool = False) -> list[CaseResult]:
+    """test/unit's ``-v`` lines for every test that finished, its fault list for the failures,
+    errors and skips, and — when the process died — the test it died in, as a crash."""
+    faults = {m["name"]: (_KIND[m["kind"]], " ".join(m["message"].split())[:500])
+              for m in _TA_FAULT.finditer(output)}
+    cases: dict[str, CaseResult] = {}
+    for m in _TA_CASE.finditer(output):
+        outcome, message = faults.get(m["name"], (Outcome.PASS, ""))
+        cases[m["name"]] = CaseResult(id=m["name"], outcome=outcome, duration=float(m["secs"]),
+                                      message=message)
+    for name, (outcome, message) in faults.items():
+        cases.setdefault(name, CaseResult(id=name, outcome=outcome, message=message))
+    if crashed:
+        started = [m["name"] for m in _TA_STARTED.finditer(output)]
+        if started and started[-1] not in cases:
+            last = started[-1]
+            bug = re.search(r"\[BUG\] (.*)", output)
+            cases[last] = CaseResult(id=last, outcome=Outcome.CRASH,
+                                     message=bug.group(1).strip() if bug else "the process died in this test")
+    return list(cases.values())
+
+
+def _unique(cases: list[CaseResult]) -> list[CaseResult]:
+    """Two checks on one line get ``#2``, ``#3``… so that every case id is distinct."""
+    seen: dict[str, int] = {}
+    out = []
+    for case in cases:
+        seen[case.id] = seen.get(case.id, 0) + 1
+        out.append(case if seen[case.id] == 1 else case.model_copy(update={"id": f"{case.id}#{seen[case.id]}"}))
+    return out

@@ -113,6 +113,8 @@ def test_a_test_all_process_that_died_names_the_test_it_died_in() -> None:
     trapped = TEST_ALL.split("[  4/4]")[0] + (
         "[  4/4] TestHash#test_dwasiports run: ruby.wasm: wasm trap: out of bounds memory access\n")
     assert by_id(parse_test_all(trapped, crashed=True))["TestHash#test_d"].outcome == Outcome.CRASH
+    fatal = TEST_ALL.split("[  4/4]")[0] + "[  4/4] TestHash#test_d[FATAL] failed to allocate memory\n"
+    assert by_id(parse_test_all(fatal, crashed=True))["TestHash#test_d"].message == "failed to allocate memory"
     assert outcome == Outcome.CRASH
     assert reason.startswith("TestHash#test_d: ")
 

@@ -52,7 +52,7 @@ _TA_CASE = re.compile(rf"^\[\s*\d+/\d+\] (?P<name>{_TA_NAME}) = (?P<secs>[\d.]+)
 # The test a process died in: its line ends with no time, cut by whatever the dying process (or
 # the runner, after a trap) printed next.
 _TA_STARTED = re.compile(rf"^\[\s*\d+/\d+\] (?P<name>{_TA_NAME})"
-                         rf"(?= = |\[BUG\]|/\S+:\d+: |{re.escape(runner.PROG)}: |$)", re.M)
+                         rf"(?= = |\[BUG\]|\[FATAL\]|/\S+:\d+: |{re.escape(runner.PROG)}: |$)", re.M)
 _TA_FAULT = re.compile(r"^\s+\d+\) (?P<kind>Failure|Error|Skipped):\n(?P<name>\S+?#\S+?)(?: \[[^\]]*\])?:\n"
                        r"(?P<message>.*?)(?=\n\s*\n|\n\s+\d+\) |\Z)", re.M | re.S)
 _TA_LOAD_ERROR = re.compile(r"^\S+\.rb: cannot load such file -- (?P<feature>\S+)$", re.M)
@@ -207,7 +207,7 @@ def parse_test_all(output: str, *, crashed: bool = False) -> list[CaseResult]:
         started = [m["name"] for m in _TA_STARTED.finditer(output)]
         if started and started[-1] not in cases:
             last = started[-1]
-            bug = re.search(r"\[BUG\] (.*)", output)
+            bug = re.search(r"\[(?:BUG|FATAL)\] (.*)", output)
             cases[last] = CaseResult(id=last, outcome=Outcome.CRASH,
                                      message=bug.group(1).strip() if bug else "the process died in this test")
     return list(cases.values())

@@ -40,9 +40,12 @@ TEST_ALL = """Run options:
 # Running tests:
 
 [  1/4] TestHash#test_a = 0.00 s
-[  2/4] TestHash#test_b = 0.01 s
+[  2/4] TestHash#test_b
+/lib/x.rb:2: warning: already initialized constant X
+ = 0.01 s
 [  3/4] TestHash::TestSubHash#test_c = 0.00 s
 [  4/5] TestAst#"test_ranges:test/ruby/test_a b.rb" = 0.02 s
+[  5/5] TestAst#"test_e_option" = 0.02 s
 [  4/4] TestHash#test_d = 0.00 s
 
 Finished tests in 0.5s, 8 tests/s, 10 assertions/s.
@@ -57,7 +60,11 @@ TestHash::TestSubHash#test_c:
 NotImplementedError: fork() function is unimplemented on this machine
     /tool/lib/envutil.rb:1:in `spawn'
 
-  3) Skipped:
+  3) Error:
+TestAst#test_e_option:
+Errno::ENOTSUP: Not supported
+
+  4) Skipped:
 TestHash#test_d [/test/ruby/test_hash.rb:40]:
 no fork
 
@@ -93,7 +100,7 @@ def test_test_all_cases_take_their_outcome_from_the_fault_list() -> None:
     assert {k: v.outcome for k, v in cases.items()} == {
         "TestHash#test_a": Outcome.PASS, "TestHash#test_b": Outcome.FAIL,
         "TestHash::TestSubHash#test_c": Outcome.ERROR, "TestHash#test_d": Outcome.SKIP,
-        'TestAst#"test_ranges:test/ruby/test_a b.rb"': Outcome.PASS}
+        "TestAst#test_ranges:test/ruby/test_a b.rb": Outcome.PASS, "TestAst#test_e_option": Outcome.ERROR}
     assert cases["TestHash#test_b"].message == "<1> expected but was <2>."
     assert cases["TestHash::TestSubHash#test_c"].message.startswith("NotImplementedError: fork()")
     assert cases["TestHash#test_d"].message == "no fork"

@@ -11,7 +11,8 @@ Three suites, one unit namespace:
     ruby.wasm on it, so launches go through the runner server. Cases are the assertions,
     named ``<set>:<line>``.
 ``test/ruby/<file>.rb``
-    One file of test-all's ``test/ruby``, run by ruby.wasm itself (``test/runner.rb -v``):
+    One file of test-all's ``test/ruby``, run by ruby.wasm itself (``test/runner.rb -v
+    --show-skip``: every test with its time, every skip with its reason):
     WASI has no processes, so test-all's own ``-j`` workers are out, and one file per process
     isolates a crash to its file. Cases are ``TestClass#test_method``. A prelude
     (``recipes/ruby/test/wasi-test-prelude.rb``) lets test-all's after-test zombie check work
@@ -48,9 +49,10 @@ _BASIC_NOT_OK = re.compile(r"not ok (?P<what>\S+) (?P<n>\d+) -- (?P<where>.*)$",
 _BT_CASE = re.compile(r"^#(?P<id>\d+) (?P<path>\S+?):(?P<line>\d+) (?P<mark>[.FE])(?: (?P<secs>[\d.]+))?", re.M)
 # test/unit -v: "[ 12/445] TestArray#test_x = 0.01 s" (the result mark, if any, follows)
 _TA_NAME = r"[A-Z]\w*(?:::\w+)*#.+?"
-_TA_CASE = re.compile(rf"^\[\s*\d+/\d+\] (?P<name>{_TA_NAME}) = (?P<secs>[\d.]+) s(?: = (?P<mark>\S))?$", re.M)
-# The test a process died in: its line ends with no time, cut by whatever the dying process (or
-# the runner, after a trap) printed next.
+# What a test printed (warnings) can come between its name and its time.
+_TA_TIME = re.compile(r"(?:^| )= (?P<secs>[\d.]+) s(?: = \S)?$", re.M)
+# A test's line: its name, cut by its time, by what it printed, or by whatever a dying process
+# (or the runner, after a trap) printed next.
 _TA_STARTED = re.compile(rf"^\[\s*\d+/\d+\] (?P<name>{_TA_NAME})"
                          rf"(?= = |\[BUG\]|\[FATAL\]|/\S+:\d+: |{re.escape(runner.PROG)}: |$)", re.M)
 _TA_FAULT = re.compile(r"^\s+\d+\) (?P<kind>Failure|Error|Skipped):\n(?P<name>\S+?#\S+?)(?: \[[^\]]*\])?:\n"
@@ -110,7 +112,8 @@ class RubyTestsAdapter:
         prelude = self.src / GUEST_PRELUDE
         prelude.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.prelude, prelude)
-        argv = (launcher, f"-r./{GUEST_PRELUDE}", "test/runner.rb", "-v", "--tty=no", "--color=never",
+        argv = (launcher, f"-r./{GUEST_PRELUDE}", "test/runner.rb", "-v", "--show-skip", "--tty=no",
+                "--color=never",
                 *self.args, unit)
         return UnitCommand(argv=argv, timeout=self.timeout, cwd=self.src, env=self._env())
 
@@ -194,23 +197,37 @@ def parse_bootstraptest(output: str) -> list[CaseResult]:
 def parse_test_all(output: str, *, crashed: bool = False) -> list[CaseResult]:
     """test/unit's ``-v`` lines for every test that finished, its fault list for the failures,
     errors and skips, and — when the process died — the test it died in, as a crash."""
-    faults = {m["name"]: (_KIND[m["kind"]], " ".join(m["message"].split())[:500])
+    faults = {_plain(m["name"]): (_KIND[m["kind"]], " ".join(m["message"].split())[:500])
               for m in _TA_FAULT.finditer(output)}
     cases: dict[str, CaseResult] = {}
-    for m in _TA_CASE.finditer(output):
-        outcome, message = faults.get(m["name"], (Outcome.PASS, ""))
-        cases[m["name"]] = CaseResult(id=m["name"], outcome=outcome, duration=float(m["secs"]),
+    started = list(_TA_STARTED.finditer(output))
+    for i, m in enumerate(started):
+        # its time, printed when it finished: before the next test's line, or never if it died
+        end = started[i + 1].start() if i + 1 < len(started) else len(output)
+        timed = _TA_TIME.search(output, m.end(), end)
+        if timed is None:
+            continue
+        name = _plain(m["name"])
+        outcome, message = faults.get(name, (Outcome.PASS, ""))
+        cases[name] = CaseResult(id=name, outcome=outcome, duration=float(timed["secs"]),
                                       message=message)
     for name, (outcome, message) in faults.items():
         cases.setdefault(name, CaseResult(id=name, outcome=outcome, message=message))
-    if crashed:
-        started = [m["name"] for m in _TA_STARTED.finditer(output)]
-        if started and started[-1] not in cases:
-            last = started[-1]
-            bug = re.search(r"\[(?:BUG|FATAL)\] (.*)", output)
-            cases[last] = CaseResult(id=last, outcome=Outcome.CRASH,
-                                     message=bug.group(1).strip() if bug else "the process died in this test")
+    if crashed and started and _plain(started[-1]["name"]) not in cases:
+        last = _plain(started[-1]["name"])
+        bug = re.search(r"\[(?:BUG|FATAL)\] (.*)", output)
+        cases[last] = CaseResult(id=last, outcome=Outcome.CRASH,
+                                 message=bug.group(1).strip() if bug else "the process died in this test")
     return list(cases.values())
+
+
+def _plain(name: str) -> str:
+    """``TestX#"test_a:b"`` (how -v prints a test name that is not an identifier) → ``TestX#test_a:b``
+    (how the fault list names it)."""
+    klass, _, method = name.partition("#")
+    if len(method) > 1 and method[0] == method[-1] == '"':
+        method = method[1:-1]
+    return f"{klass}#{method}"
 
 
 def _unique(cases: list[CaseResult]) -> list[CaseResult]:

@@ -25,6 +25,7 @@ the other two.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import shutil
@@ -88,18 +89,23 @@ class RubyTestsAdapter:
     def suite(self) -> str:
         return self.recipe.id
 
-    def list_units(self) -> list[str]:
+    @functools.cached_property
+    def _units(self) -> list[str]:
+        """Read from the source tree once: every command checks its unit against them."""
         units = [BASICTEST]
         units += [str(p.relative_to(self.src)) for p in sorted((self.src / "bootstraptest").glob("test_*.rb"))]
         units += [str(p.relative_to(self.src)) for p in sorted((self.src / "test" / "ruby").rglob("test_*.rb"))]
         return units
+
+    def list_units(self) -> list[str]:
+        return list(self._units)
 
     def _env(self) -> dict[str, str]:
         # Each launch's own wall-clock limit: a guest that loops is stopped by the runner.
         return {"WASIPORTS_TIMEOUT": str(self.timeout)}
 
     def command(self, unit: str, scratch: Path) -> UnitCommand:
-        if unit not in self.list_units():
+        if unit not in self._units:
             raise HarnessError(f"{self.suite}: no unit {unit!r}", hint="see the unit names in the report")
         launcher = str(self.launcher)
         if unit == BASICTEST:

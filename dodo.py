@@ -6,27 +6,29 @@ config_changed make a second run a no-op. The work itself lives in toolchain/.
 
 from __future__ import annotations
 
-import fcntl
 import sys
 
 from doit.tools import config_changed
 
-from toolchain import build, dist, fetch, paths, recipe, report, testing
-from toolchain.errors import RecipeError
+from toolchain import build, dist, fetch, locks, paths, recipe, report, testing
+from toolchain.errors import LockBusyError, LockError, RecipeError
 from toolchain.tasks import action, config_changed_lazy, provision_sdk, sdk_still_there
 
 # "continue": a regression fails `test`, but the report is still rendered to show it.
 DOIT_CONFIG = {"default_tasks": ["install", "smoke", "test", "report"], "verbosity": 2, "continue": True}
 
 # Two doit processes in one checkout corrupt doit's state file (.doit.db): refuse the second.
+# The lock lives beside .doit.db, in the checkout, whatever WASIPORTS_BUILD_DIR says: two runs
+# with different build directories still share the state file.
 paths.BUILD.mkdir(parents=True, exist_ok=True)
-_LOCK = (paths.BUILD / ".doit.lock").open("w")
 try:
-    fcntl.flock(_LOCK, fcntl.LOCK_EX | fcntl.LOCK_NB)
-except BlockingIOError:
-    sys.exit("error: another doit is running in this checkout (build/.doit.lock)\n"
+    _LOCK = locks.checkout(wait=False)
+except LockBusyError:
+    sys.exit("error: another doit is running in this checkout (.doit.lock)\n"
              "  why: two runs at once corrupt doit's state file .doit.db\n"
              "  try: wait for it to finish, then run again")
+except LockError as exc:
+    sys.exit(f"error: {exc.render()}")
 
 try:
     RECIPES = recipe.discover()  # libraries and interpreters: every build verb covers both

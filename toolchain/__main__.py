@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from importlib import metadata
@@ -64,8 +65,26 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
 
 
+def _checkout_lock() -> contextlib.AbstractContextManager[object]:
+    """The lock doit holds for a whole run (``.doit.lock`` beside ``.doit.db``): ``test`` and
+    ``report`` write where doit's ``test`` and ``report`` tasks do, so they take it too. Outside
+    a checkout (an installed wheel) there is no doit to exclude."""
+    from . import locks
+
+    if not (paths.ROOT / "dodo.py").is_file():
+        return contextlib.nullcontext()
+    return locks.checkout(wait=False)
+
+
 def _dispatch(opts: argparse.Namespace) -> int:
-    from . import harness, recipe, report, results, testing
+    if opts.command in ("test", "report"):
+        with _checkout_lock():
+            return _dispatch_unlocked(opts)
+    return _dispatch_unlocked(opts)
+
+
+def _dispatch_unlocked(opts: argparse.Namespace) -> int:
+    from . import fileio, harness, recipe, report, results, testing
 
     if opts.version:
         print(f"wasiports {__version__} (wasmtime-py {metadata.version('wasmtime')})")
@@ -80,7 +99,7 @@ def _dispatch(opts: argparse.Namespace) -> int:
         return 0
     if opts.command == "merge":
         merged = harness.merge([results.load(p) for p in opts.inputs])
-        opts.out.write_text(results.to_json(merged))
+        fileio.write_text(opts.out, results.to_json(merged))
         print(f"merge: {len(merged.units)} units from {len(opts.inputs)} file(s) -> {opts.out}")
         return 0
     if opts.command == "report":

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import cmd, fetch, paths, sdk
+from . import cmd, fetch, fileio, paths, sdk
 from .debian import AptState
 from .errors import FetchError
 from .patch import apply_series
@@ -93,11 +93,19 @@ def fetch_record(recipe: Recipe) -> Path:
 
 
 def fetched(recipe: Recipe) -> bool:
-    """The fetch record exists and the cached tarball it names is still there."""
-    try:
-        return Path(json.loads(fetch_record(recipe).read_text())["path"]).is_file()
-    except (OSError, ValueError, KeyError):
+    """The fetch record holds the recipe's pin and the cached tarball it names still has it.
+
+    doit asks this for every recipe on every run, so the check is cheap when it can be: the
+    tarball's size, mtime_ns, ctime_ns and inode against the stamp recorded beside it in the
+    cache when it was last verified (:func:`fetch.still_verified`); only a file touched since
+    is hashed again. A mismatch returns False, so doit fetches again (and fetch replaces the
+    file). :func:`prepare_source` hashes the tarball in full before every unpack."""
+    record = fileio.read_json_object(fetch_record(recipe)) or {}
+    deb = recipe.source.debian
+    pin = deb.sha256 if record.get("repack") and deb and deb.sha256 else recipe.source.sha256
+    if not isinstance(record.get("path"), str) or record.get("sha256") != pin:
         return False
+    return fetch.still_verified(Path(record["path"]), pin)
 
 
 def patched_stamp(recipe: Recipe) -> Path:
@@ -161,7 +169,9 @@ def context(recipe: Recipe, info: sdk.SdkInfo | None = None) -> dict[str, Any]:
         "tools": info.tools,
         "jobs": str(recipe.build.jobs or os.cpu_count() or 1),
         "source_date_epoch": str(_source_date_epoch(recipe)),
-        "env": dict(os.environ),
+        # Of the host environment only what docs/recipes.md documents (env.PATH): tokens, proxies
+        # and the like stay out of the (sandboxed) templates.
+        "env": {k: os.environ[k] for k in ("PATH",) if k in os.environ},
     }
 
 
@@ -257,15 +267,21 @@ def fetch_source(recipe: Recipe) -> None:
         record.update(downloaded_from={"origin": got.downloaded_from.kind,
                                        "url": got.downloaded_from.url})
     fetch_record(recipe).parent.mkdir(parents=True, exist_ok=True)
-    fetch_record(recipe).write_text(json.dumps(record, indent=2) + "\n")
+    fileio.write_json(fetch_record(recipe), record)
     print(f"fetch: {recipe.id}: {record['archive']} served by {got.origin.kind} ({got.origin.url})")
 
 
 def prepare_source(recipe: Recipe) -> None:
-    """Unpack a fresh tree and apply the patch series (stops at the first failing hunk)."""
+    """Unpack a fresh tree and apply the patch series (stops at the first failing hunk).
+
+    The cached tarball is hashed before it is unpacked and refused unless it has the recipe's
+    pin (Debian's repack's own pin when the record says a repack was used)."""
     record = json.loads(fetch_record(recipe).read_text())
+    deb = recipe.source.debian
+    pin = deb.sha256 if record.get("repack") and deb and deb.sha256 else recipe.source.sha256
     src = src_dir(recipe)
-    unpack(Path(record["path"]), src, strip_components=recipe.source.strip_components)
+    unpack(Path(record["path"]), src, strip_components=recipe.source.strip_components,
+           sha256=pin, refetch=f"doit fetch:{recipe.id}")
     epoch = max((int(p.stat().st_mtime) for p in src.iterdir() if p.is_file()), default=0)
     series = recipe.patches()
     apply_series(series, src, log=log_path(recipe))
@@ -372,13 +388,13 @@ def _stamp(path: Path, recipe: Recipe) -> None:
 
 
 def timed(label: str, recipe: Recipe, func: Any) -> None:
-    """Run one step and append its wall time to ``build/<id>/timings.json``."""
+    """Run one step and add its wall time to ``build/<id>/timings.json`` (written atomically;
+    an unreadable one is started afresh)."""
     start = time.monotonic()
     func(recipe)
     seconds = round(time.monotonic() - start, 1)
     record = work_dir(recipe) / "timings.json"
-    data = json.loads(record.read_text()) if record.is_file() else {}
+    data = fileio.read_json_object(record) or {}  # a damaged record counts as none
     data[label] = seconds
-    record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(data, indent=2) + "\n")
+    fileio.write_json(record, data)
     print(f"{label}: {recipe.id}: {seconds} s")

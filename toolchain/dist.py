@@ -19,6 +19,16 @@ from .recipe import Recipe
 from .render import render, render_file
 
 
+def render_launcher(recipe: Recipe, ctx: dict[str, Any], name: str, module: str) -> str:
+    """The launcher script of ``name`` (running ``module``) for ``recipe``'s artifact.
+
+    The template quotes what it pastes into the script itself (its ``sh``/``dq`` macros);
+    ``ctx["runner"]`` must be a shell command line, as :func:`build.runner_command` makes it."""
+    art = recipe.artifact
+    assert art is not None
+    return render_file(recipe.template_path(art.launcher_template),
+                       {**ctx, "artifact": art, "launch": {"name": name, "module": module}},
+                       where=f"{recipe.path.name}: artifact.launcher_template")
 
 
 def _ignore(source: Path, target: str, patterns: list[str]) -> Any:
@@ -70,9 +80,7 @@ def package(recipe: Recipe) -> None:
                         ignore=_ignore(origin, target, art.exclude))
     for name, module in launches(recipe).items():
         launcher = tmp / name
-        launcher.write_text(render_file(recipe.template_path(art.launcher_template),
-                                        {**ctx, "artifact": art, "launch": {"name": name, "module": module}},
-                                        where=f"{where}.launcher_template"))
+        launcher.write_text(render_launcher(recipe, ctx, name, module))
         launcher.chmod(0o755)
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)

@@ -4,13 +4,20 @@ Every origin is streamed into ``.<filename>.part-<random>`` next to the final fi
 hashed; only a verified file is moved into place, with :func:`os.replace` (atomic). Transient
 failures (connection errors, timeouts, HTTP 5xx, truncated bodies) are retried with exponential
 backoff; HTTP 4xx and checksum mismatches move on to the next origin at once.
+
+Beside each verified file, ``.<filename>.origin.json`` records the origin that served it and a
+stat stamp (size, mtime_ns, ctime_ns, inode) taken when its sha256 was last verified, so that
+:func:`still_verified` can tell cheaply whether the file was touched since. A part file is
+locked (``flock``) by its download; one that nobody holds, left by a download killed hard, is
+removed by the next fetch of the same file name (see :func:`_clean_stale_parts`).
 """
 
 from __future__ import annotations
 
+import fcntl
+import glob
 import hashlib
 import http.client
-import json
 import os
 import re
 import sys
@@ -27,7 +34,7 @@ import requests
 import urllib3
 from tqdm import tqdm
 
-from . import paths
+from . import fileio, paths
 from .errors import ChecksumError, FetchError, WasiportsError
 
 ORIGIN_KINDS = frozenset({"upstream", "mirror", "debian", "cache"})
@@ -40,6 +47,8 @@ BACKOFF_BASE = 1.0
 CONNECT_TIMEOUT = 15.0
 READ_TIMEOUT = 60.0
 CHUNK_SIZE = 1 << 16
+#: A part file untouched for this many seconds and locked by no process is a dead download's.
+STALE_PART_AGE = 60.0
 
 MIRRORS_ENV = "WASIPORTS_MIRRORS"
 RETRIES_ENV = "WASIPORTS_FETCH_RETRIES"
@@ -91,17 +100,56 @@ def _provenance_file(final: Path) -> Path:
     return final.with_name(f".{final.name}.origin.json")
 
 
-def _write_provenance(final: Path, origin: Origin) -> None:
-    """Remember which origin served a cached file, so later cache hits can still say so."""
-    _provenance_file(final).write_text(json.dumps({"kind": origin.kind, "url": origin.url}) + "\n")
+def _stat_stamp(path: Path) -> dict[str, int]:
+    """What changes when a file is rewritten, replaced or touched (ctime cannot be set back)."""
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns,
+            "ino": st.st_ino}
+
+
+def _write_provenance(final: Path, origin: Origin | None, sha256: str) -> None:
+    """Remember which origin served a verified file (so later cache hits can still say so), its
+    sha256 and its stat stamp now (so :func:`still_verified` can skip re-hashing it)."""
+    record: dict[str, object] = {"kind": origin.kind, "url": origin.url} if origin else {}
+    record.update(sha256=sha256, **_stat_stamp(final))
+    fileio.write_json(_provenance_file(final), record)
 
 
 def _read_provenance(final: Path) -> Origin | None:
+    data = fileio.read_json_object(_provenance_file(final)) or {}
     try:
-        data = json.loads(_provenance_file(final).read_text())
         return Origin(str(data["kind"]), str(data["url"]))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError):
         return None
+
+
+def still_verified(path: Path, sha256: str) -> bool:
+    """Whether the cached file ``path`` still has ``sha256``, without reading it when possible.
+
+    Cheap path: the provenance note holds this sha256 and a stat stamp (size, mtime_ns,
+    ctime_ns, inode) equal to the file's now, i.e. nothing wrote, replaced or touched the file
+    since it was verified. Otherwise the file is hashed in full (~0.1 s per 30 MB) and, if it
+    matches, the stamp is recorded again. What the stamp cannot see (bytes damaged with no
+    metadata change) the full check before unpacking does (:func:`toolchain.unpack.unpack`)."""
+    path = Path(path)
+    expected = sha256.strip().lower()
+    note = fileio.read_json_object(_provenance_file(path)) or {}
+    try:
+        stamp = _stat_stamp(path)
+    except OSError:
+        return False
+    if note.get("sha256") == expected and all(note.get(k) == v for k, v in stamp.items()):
+        return True
+    try:
+        if sha256_of(path) != expected:
+            return False
+    except OSError:
+        return False
+    try:
+        _write_provenance(path, _read_provenance(path), expected)
+    except OSError:
+        pass  # a read-only cache: correct, only slower next time
+    return True
 
 
 def sha256_of(path: Path) -> str:
@@ -156,23 +204,16 @@ def fetch(
 
     ``origins`` are tried in order, then ``lazy_origins`` (each resolved only when reached; one
     returning None is skipped). Raises :class:`ChecksumError` if no origin succeeded and one
-    served wrong bytes, else :class:`FetchError` listing every origin tried.
+    served wrong bytes, else :class:`FetchError`; either lists every origin tried.
     """
     _check_filename(filename)
     expected = _check_sha256(filename, sha256)
     dest_dir = Path(dest_dir) if dest_dir is not None else paths.downloads_dir()
     dest_dir.mkdir(parents=True, exist_ok=True)
     final = dest_dir / filename
-
-    if final.is_file():
-        actual = sha256_of(final)
-        if actual == expected:
-            size = final.stat().st_size
-            _say(f"fetch: {filename} ok ({size} bytes, sha256 {actual}) from cache")
-            return Fetched(final, actual, size, Origin("cache", final.resolve().as_uri()),
-                           downloaded_from=_read_provenance(final))
-        _say(f"fetch: {filename} cached copy has sha256 {actual}, not {expected}; deleting it")
-        final.unlink()
+    _clean_stale_parts(dest_dir, filename)
+    if (cached := _from_cache(final, expected)) is not None:
+        return cached
 
     failures: list[str] = []
     mismatch: ChecksumError | None = None
@@ -195,29 +236,84 @@ def fetch(
                 failures.append(f"{origin.kind} {origin.url}: checksum mismatch (got {actual})")
                 mismatch = ChecksumError(origin.url, expected, actual)
                 continue
-            try:
-                os.chmod(part, 0o644)
-                os.replace(part, final)
-                _write_provenance(final, origin)
-            except OSError as exc:
-                raise _cache_error(filename, dest_dir, exc) from exc
+            _install(part, final, origin, actual)
         finally:
             part.unlink(missing_ok=True)  # a no-op once it has become the final file
         _say(f"fetch: {filename} ok ({size} bytes, sha256 {actual}) from {origin.kind}")
         return Fetched(final, actual, size, origin)
 
     if mismatch is not None:
-        raise mismatch
+        raise ChecksumError(mismatch.url, expected, mismatch.actual, tried=failures)
+    raise _nothing_served(final, expected, failures)
+
+
+def _nothing_served(final: Path, expected: str, failures: list[str]) -> FetchError:
     if failures:
         why = "every origin failed:\n" + "\n".join(f"    - {line}" for line in failures)
     else:
         why = f"there was no origin to try (no URL given and {MIRRORS_ENV} is unset)"
-    raise FetchError(
-        f"could not fetch {filename} (sha256 {expected})",
+    return FetchError(
+        f"could not fetch {final.name} (sha256 {expected})",
         why=why,
-        hint=f"set {MIRRORS_ENV} to https:// or file:// base URLs that hold {filename}, "
+        hint=f"set {MIRRORS_ENV} to https:// or file:// base URLs that hold {final.name}, "
         f"or put the verified file at {final}",
     )
+
+
+def _from_cache(final: Path, expected: str) -> Fetched | None:
+    """The cached file if it has the pin; a cached file that does not is deleted, with its note."""
+    if not final.is_file():
+        return None
+    actual = sha256_of(final)
+    if actual != expected:
+        _say(f"fetch: {final.name} cached copy has sha256 {actual}, not {expected}; deleting it")
+        final.unlink()
+        _provenance_file(final).unlink(missing_ok=True)  # it spoke of the deleted file
+        return None
+    size = final.stat().st_size
+    _say(f"fetch: {final.name} ok ({size} bytes, sha256 {actual}) from cache")
+    served_by = _read_provenance(final)
+    try:
+        _write_provenance(final, served_by, actual)  # verified just now: a fresh stamp
+    except OSError:
+        pass  # a read-only cache still serves
+    return Fetched(final, actual, size, Origin("cache", final.resolve().as_uri()),
+                   downloaded_from=served_by)
+
+
+def _install(part: Path, final: Path, origin: Origin, sha256: str) -> None:
+    """Move a verified part file into place and write its provenance note."""
+    try:
+        os.chmod(part, 0o644)
+        os.replace(part, final)
+        _write_provenance(final, origin, sha256)
+    except OSError as exc:
+        raise _cache_error(final.name, final.parent, exc) from exc
+
+
+def _clean_stale_parts(dest_dir: Path, filename: str) -> None:
+    """Remove ``.<filename>.part-*`` files left behind by downloads that were killed hard.
+
+    A download holds an exclusive ``flock`` on its part file while it writes it, and the kernel
+    drops the lock when the process dies, however it dies. So a part file is removed only when
+    no process holds its lock *and* nobody wrote it for :data:`STALE_PART_AGE` seconds: the age
+    covers the instants in which a live download's part file is not locked (between ``mkstemp``
+    and ``flock``, and between closing it and renaming it into place). Two processes fetching
+    the same file at once each keep their own part file; neither removes the other's."""
+    now = time.time()
+    for part in dest_dir.glob(f".{glob.escape(filename)}.part-*"):
+        try:
+            if now - part.stat().st_mtime < STALE_PART_AGE:
+                continue
+            with open(part, "rb") as f:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live download, however slow
+                part.unlink(missing_ok=True)
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove: leave it
+        _say(f"fetch: removed {part.name}, left by an interrupted download")
 
 
 def _resolve(
@@ -284,6 +380,8 @@ def _attempt(filename: str, origin: Origin, dest_dir: Path) -> tuple[Path, str, 
         fd, name = tempfile.mkstemp(prefix=f".{filename}.part-", dir=dest_dir)
     except OSError as exc:
         raise _LocalError(str(exc)) from exc
+    # Held until the file is closed: tells _clean_stale_parts in other processes it is alive.
+    fcntl.flock(fd, fcntl.LOCK_EX)
     part = Path(name)
     done = False
     out = os.fdopen(fd, "wb")

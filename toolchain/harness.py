@@ -10,12 +10,20 @@ Sharding: the unit list is sorted; shard ``i`` of ``n`` (1-based) takes the unit
 positions ``k`` with ``k % n == i - 1`` (round-robin over the sorted list). The shards of one
 list partition it, and neighbours (often of similar cost, e.g. ``test_asyncio.*``) are spread.
 
-Scratch directories: attempt ``a`` of a unit runs in a fresh ``WORK/scratch/<slug>/attempt-<a>/``
-(the adapter maps it as the guest's ``/tmp``; :class:`ProcessExecutor` writes the unit's output to
-``output.log`` there). An attempt's directory is removed once its result is parsed unless the
-attempt ended badly (fail, error, crash, timeout): those are kept for inspection, including the
-failed first attempt of a flaky unit. ``keep_scratch=True`` keeps all. A unit's directory is
-emptied before its first attempt, so reruns never see stale files; other units' are not touched.
+Scratch directories: attempt ``a`` of a unit gets a fresh ``WORK/scratch/<slug>/attempt-<a>/``,
+the adapter's to use: it may map it into the guest (as its ``/`` or ``/tmp``) or build the unit's
+own copy of a source tree in it (:mod:`toolchain.unittree`). The unit's output is kept beside it
+in ``attempt-<a>.log`` (:func:`log_path`), which no guest sees; it is captured through a bounded
+pipe (:mod:`toolchain.capture`), never read back by path. An attempt's directory and log are
+removed once its result is parsed unless the attempt ended badly (fail, error, crash, timeout):
+those are kept for inspection, including the failed first attempt of a flaky unit.
+``keep_scratch=True`` keeps all. A unit's directory is emptied before its first attempt, so
+reruns never see stale files; other units' are not touched.
+
+Interrupts: while a suite runs, SIGINT and SIGTERM (in the main thread) kill the running units
+and raise :class:`Interrupted`, even when the process inherited SIGINT as ignored (a background
+job of a non-interactive shell does, and so do some CI services that cancel jobs with SIGINT): a
+test run is always stoppable. The previous dispositions are restored when the run ends.
 
 Retries: with ``retry_failed``, a unit that ended badly is queued once more behind all other
 units (when the machine is less loaded). If the retry does not end badly the unit is reported
@@ -29,6 +37,7 @@ import dataclasses
 import hashlib
 import os
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -45,6 +54,7 @@ from types import FrameType
 from typing import Any, Protocol, TextIO
 
 from . import runner
+from .capture import BoundedCapture, read_guest_file
 from .errors import HarnessError, RunnerError
 from .results import (
     CaseResult,
@@ -58,10 +68,11 @@ from .results import (
     tail_text,
 )
 
-OUTPUT_NAME = "output.log"
-"""The file in a unit's scratch directory that receives its stdout and stderr."""
 MAX_OUTPUT_CHARS = 32 * 1024 * 1024
-"""Output beyond this (a runaway unit) is cut from the front before parsing."""
+"""Bytes read at most from an output file of :class:`InProcessExecutor`."""
+UNIT_TOKEN_ENV = "WASIPORTS_UNIT_TOKEN"
+"""Set for each unit process to a fresh token: descendants that leave its process group carry
+it, so the harness can find and kill them (:func:`kill_escaped`)."""
 DEFAULT_GRACE = 30.0
 """Seconds a unit process gets beyond its own timeout (runner start, module compile) before the
 harness kills it."""
@@ -106,6 +117,8 @@ class Completed:
     """The host process id (also its process group id), if it was a process."""
     note: str = ""
     """What the executor did or saw, e.g. ``killed after 32 s (timeout 2 s + 30 s grace)``."""
+    output_cut: int = 0
+    """Bytes of output the executor dropped to stay within its cap (see :mod:`toolchain.capture`)."""
 
 
 class Adapter(Protocol):
@@ -156,20 +169,27 @@ def runner_diagnostic(output: str) -> str | None:
     found = None
     for line in output.splitlines():
         match = _RUNNER_LINE.match(line.strip())
-        if match and not match["msg"].startswith("warning:"):
-            found = match["msg"]
+        # "wasiports run: warning: …" (the "warning" would otherwise pass for a module name)
+        if match is None or match["module"] == "warning" or match["msg"].startswith("warning:"):
+            continue
+        found = match["msg"]
     return found
 
 
 def exit_outcome(exit_code: int | None, output: str = "") -> tuple[Outcome, str]:
-    """Outcome and reason for a ``toolchain.runner`` exit status (see its module docstring)."""
+    """Outcome and reason for a ``toolchain.runner`` exit status (see its module docstring).
+
+    A timeout is told by the runner's own ``timed out after …`` line, not by the status: a
+    guest may ``exit(124)`` itself, and that is a failing exit status like any other.
+    """
     diagnostic = runner_diagnostic(output)
     if exit_code is None:
         return Outcome.CRASH, "the process ended without an exit status"
     if exit_code == 0:
         return Outcome.PASS, ""
-    if exit_code == runner.EXIT_TIMEOUT:
-        return Outcome.TIMEOUT, diagnostic or "the guest hit the runner's time limit"
+    if exit_code == runner.EXIT_TIMEOUT and diagnostic is not None:
+        if diagnostic.startswith(runner.TIMEOUT_MESSAGE):
+            return Outcome.TIMEOUT, diagnostic
     if exit_code == runner.EXIT_TRAP:
         return Outcome.CRASH, diagnostic or "the guest trapped"
     if exit_code == runner.EXIT_INTERRUPTED and diagnostic:
@@ -246,27 +266,49 @@ def _signal_group(pgid: int, signum: int) -> None:
 
 
 def _read_output(path: Path) -> str:
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
-            if size > MAX_OUTPUT_CHARS:
-                f.seek(size - MAX_OUTPUT_CHARS)
-            data = f.read()
-    except OSError:
-        return ""
-    text = data.decode("utf-8", errors="replace")
-    if size > MAX_OUTPUT_CHARS:
-        text = f"[… {size - MAX_OUTPUT_CHARS} bytes of output cut …]\n" + text
-    return text
+    """A file the runner wrote for :class:`InProcessExecutor` (no symlink followed; bounded)."""
+    data = read_guest_file(path, MAX_OUTPUT_CHARS) or b""
+    return data.decode("utf-8", errors="replace")
+
+
+def log_path(scratch: Path) -> Path:
+    """Where an attempt's output is kept: beside its scratch directory, which the guest may see,
+    so a guest can neither replace it nor have the harness read through a link it planted."""
+    return scratch.with_name(f"{scratch.name}.log")
+
+
+def kill_escaped(token: str) -> list[int]:
+    """SIGKILL every process whose environment carries this unit's token.
+
+    A unit's descendants that left its process group (``setsid``, a daemon's double fork) are
+    out of reach of the group kill; they still inherit the environment the harness gave the unit
+    (a process that clears its whole environment escapes this too). Returns the pids killed."""
+    needle = f"{UNIT_TOKEN_ENV}={token}".encode() + b"\0"
+    killed = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                found = needle in b"\0" + f.read()
+        except OSError:  # gone, or not ours
+            continue
+        if found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+    return killed
 
 
 class ProcessExecutor:
     """Runs each unit as a host process in its own process group (session).
 
-    The output goes to ``scratch/output.log``. A process still running ``timeout`` + ``grace``
-    seconds after its start gets SIGTERM, then (``term_wait`` later) SIGKILL, sent to its whole
-    group. When the leader ends, anything left in its group is killed too, before the leader is
-    reaped (so the group id cannot have been reused), so no unit leaves processes behind.
+    The output goes through a bounded pipe into :func:`log_path` (see :mod:`toolchain.capture`).
+    A process still running ``timeout`` + ``grace`` seconds after its start gets SIGTERM, then
+    (``term_wait`` later) SIGKILL, sent to its whole group. When the leader ends, anything left
+    in its group is killed too, before the leader is reaped (so the group id cannot have been
+    reused), and so is any descendant that left the group but carries the unit's token
+    (:func:`kill_escaped`), so no unit leaves processes behind.
     """
 
     def __init__(
@@ -282,60 +324,55 @@ class ProcessExecutor:
     def execute(self, command: UnitCommand, scratch: Path) -> Completed:
         if self._cancelled.is_set():
             raise HarnessError("the executor was cancelled")
-        output = scratch / OUTPUT_NAME
-        env = {**os.environ, **command.env}
+        token = secrets.token_hex(8)
+        env = {**os.environ, **command.env, UNIT_TOKEN_ENV: token}
+        capture = BoundedCapture(log_path(scratch))
         began = time.monotonic()
-        with output.open("wb") as out:
-            try:
-                proc = subprocess.Popen(
-                    list(command.argv),
-                    cwd=command.cwd,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            except OSError as e:
-                raise HarnessError(
-                    f"cannot start {shlex.join(command.argv)}",
-                    why=str(e),
-                    hint="is the interpreter built and the command right?",
-                ) from e
+        try:
+            proc = subprocess.Popen(
+                list(command.argv), cwd=command.cwd, env=env, stdin=subprocess.DEVNULL,
+                stdout=capture.write_fd, stderr=capture.write_fd, start_new_session=True,
+            )  # fmt: skip
+        except OSError as e:
+            capture.close()
+            raise HarnessError(
+                f"cannot start {shlex.join(command.argv)}",
+                why=str(e),
+                hint="is the interpreter built and the command right?",
+            ) from e
+        capture.started()
         pid = proc.pid
         with self._lock:
             self._live[pid] = proc
             if self._cancelled.is_set():
                 _signal_group(pid, signal.SIGKILL)
-        note = ""
-        timed_out = False
+        timed_out, note = False, ""
         try:
-            deadline = began + command.timeout + self.grace
-            while not _exited(pid):
-                if time.monotonic() >= deadline:
-                    timed_out = True
-                    note = self._stop(pid, began, command.timeout)
-                    break
-                time.sleep(self.poll)
+            timed_out, note = self._wait(pid, began, command.timeout)
         finally:
             with self._lock:
                 self._live.pop(pid, None)
                 _signal_group(pid, signal.SIGKILL)  # stragglers; the zombie leader holds the pgid
+            kill_escaped(token)
             returncode = proc.wait()
         duration = time.monotonic() - began
-        exit_code = returncode if returncode >= 0 else None
+        output, cut = capture.finish()
         signum = -returncode if returncode < 0 else None
         if signum is not None and not timed_out:
             note = f"killed by {_signal_name(signum)}"
         return Completed(
-            exit_code=exit_code,
-            output=_read_output(output),
-            duration=duration,
-            timed_out=timed_out,
-            signal=signum,
-            pid=pid,
-            note=note,
-        )
+            exit_code=returncode if returncode >= 0 else None, output=output, output_cut=cut,
+            duration=duration, timed_out=timed_out, signal=signum, pid=pid, note=note,
+        )  # fmt: skip
+
+    def _wait(self, pid: int, began: float, timeout: float) -> tuple[bool, str]:
+        """Wait for the unit's leader; past its timeout + grace, stop its group."""
+        deadline = began + timeout + self.grace
+        while not _exited(pid):
+            if time.monotonic() >= deadline:
+                return True, self._stop(pid, began, timeout)
+            time.sleep(self.poll)
+        return False, ""
 
     def _stop(self, pid: int, began: float, timeout: float) -> str:
         """SIGTERM the group, wait a little for the leader, then SIGKILL the group."""
@@ -398,7 +435,7 @@ class InProcessExecutor:
         began = time.monotonic()
         try:
             spec = runner.parse_args(args[1:])
-        except runner.UsageError as e:
+        except (runner.UsageError, RunnerError) as e:
             raise HarnessError(f"bad runner command {shlex.join(argv)}", why=str(e)) from e
         out, err = scratch / "stdout.log", scratch / "stderr.log"
         spec = _replace_stdio(spec, out, err)
@@ -495,7 +532,8 @@ class Interrupted(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def _interrupt_handlers() -> Iterator[None]:
-    """In the main thread: turn SIGINT and SIGTERM into :class:`Interrupted` while running."""
+    """In the main thread: turn SIGINT and SIGTERM into :class:`Interrupted` while running,
+    whatever disposition the process inherited (see the module docstring)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -509,10 +547,7 @@ def _interrupt_handlers() -> Iterator[None]:
 
     previous: dict[int, Any] = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
-        old = signal.getsignal(signum)
-        if old is signal.SIG_IGN:
-            continue
-        previous[signum] = old
+        previous[signum] = signal.getsignal(signum)
         signal.signal(signum, handler)
     try:
         yield
@@ -612,6 +647,7 @@ class _Run:
         result = self.attempt(unit, scratch, attempt)
         if not self.keep_scratch and not is_bad(result.outcome):
             shutil.rmtree(scratch, ignore_errors=True)
+            log_path(scratch).unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 unit_dir.rmdir()  # only if no kept attempt is in it
         sched = self.scheduler
@@ -695,6 +731,8 @@ def _finalize(
         outcome = Outcome.CRASH
         reason = f"the unit's process died: {completed.note or _signal_name(completed.signal)}"
     log_tail = parsed.log_tail if parsed and parsed.log_tail else tail_text(completed.output)
+    if completed.output_cut and not reason:
+        reason = f"output cut by the harness: {completed.output_cut} bytes dropped"
     return UnitResult(
         suite=suite,
         unit=unit,
@@ -707,6 +745,7 @@ def _finalize(
         flaky=False,
         cases=cases,
         log_tail=log_tail,
+        output_cut=completed.output_cut,
     )
 
 

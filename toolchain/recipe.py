@@ -11,9 +11,9 @@ import difflib
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import paths
 from .errors import RecipeError
@@ -21,10 +21,36 @@ from .validation import display, validate
 
 SCHEMA_VERSION = 1
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SLUG = r"^[a-z0-9][a-z0-9.+_-]*$"
+"""Names that become directory and file names (recipe name, version, variant; the recipe id)."""
+DEFAULT_MAX_MEMORY = 2 * 1024**3
+
+
+def _plain_file_name(value: str) -> str:
+    """A file name inside one directory: no separator, not ``.``/``..``, no NUL."""
+    if value in ("", ".", "..") or any(c in value for c in "/\\\0"):
+        raise ValueError(f"{value!r} is not a plain file name (no '/', '\\', NUL, '.' or '..')")
+    return value
+
+
+def _inner_path(value: str) -> str:
+    """A relative path that stays inside its base directory."""
+    if not value or value.startswith("/") or "\\" in value or "\0" in value or ".." in value.split("/"):
+        raise ValueError(f"{value!r} is not a relative path inside its directory "
+                         "(no leading '/', no '..', no '\\' or NUL)")
+    return value
+
+
+FileName = Annotated[str, AfterValidator(_plain_file_name)]
+InnerPath = Annotated[str, AfterValidator(_inner_path)]
+Slug = Annotated[str, Field(pattern=SLUG)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Every recipe section: unknown keys refused, TOML types taken as they are (``"1"``, ``true``
+    and ``1.0`` are no integer), frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class DebianOrigin(_Strict):
@@ -32,7 +58,7 @@ class DebianOrigin(_Strict):
 
     package: str
     version: str
-    file: str = Field(description="file name of the orig tarball inside the source package")
+    file: FileName = Field(description="file name of the orig tarball inside the source package")
     identical: bool = Field(
         description="true when Debian's orig is byte-identical to upstream (same sha256)"
     )
@@ -60,7 +86,7 @@ class DebianOrigin(_Strict):
 
 
 class Source(_Strict):
-    archive: str = Field(description="upstream file name, also the cache file name")
+    archive: FileName = Field(description="upstream file name, also the cache file name")
     sha256: str
     provenance: str = Field(description="where the sha256 pin was read from")
     urls: list[str] = Field(
@@ -68,7 +94,7 @@ class Source(_Strict):
         description="upstream URLs, tried first, in order; empty only when upstream publishes no "
         "tarball this pin can cover (then the archive is Debian's, see source.debian)",
     )
-    strip_components: int = 1
+    strip_components: int = Field(default=1, ge=0, description="leading path components dropped")
     debian: DebianOrigin | None = None
 
     @field_validator("sha256")
@@ -154,12 +180,12 @@ class Build(_Strict):
         default_factory=lambda: ["install"], description="make arguments (Jinja2); empty: no make install"
     )
     post_install: list[Step] = Field(default_factory=list)
-    files: dict[str, str] = Field(
+    files: dict[InnerPath, InnerPath] = Field(
         default_factory=dict,
         description="files written into the stage after install: path -> template (next to the recipe)",
     )
     jobs: int | None = Field(default=None, ge=1, description="make -j; default: the core count")
-    inputs: list[str] = Field(
+    inputs: list[InnerPath] = Field(
         default_factory=list,
         description="files next to the recipe (globs) that the steps read; a change reruns configure",
     )
@@ -169,20 +195,20 @@ class Artifact(_Strict):
     """What goes into dist/<name>-<version>-wasi/."""
 
     module: str = Field(description="the .wasm file inside the install stage")
-    module_name: str = Field(description="its name inside the artifact")
-    trees: dict[str, str] = Field(
+    module_name: FileName = Field(description="its name inside the artifact")
+    trees: dict[InnerPath, str] = Field(
         default_factory=dict, description="artifact dir -> install stage dir (the stdlib, …)"
     )
     exclude: list[str] = Field(default_factory=list, description="glob patterns left out")
-    guest_mounts: dict[str, str] = Field(
+    guest_mounts: dict[InnerPath, str] = Field(
         default_factory=dict, description="artifact dir -> guest path the launcher maps it to"
     )
     guest_env: dict[str, str] = Field(default_factory=dict)
-    extra_modules: dict[str, str] = Field(
+    extra_modules: dict[FileName, str] = Field(
         default_factory=dict,
         description="more .wasm programs: name inside the artifact -> path in the stage; each gets a launcher",
     )
-    pass_env: dict[str, list[str]] = Field(
+    pass_env: dict[FileName, list[str]] = Field(
         default_factory=dict,
         description="launcher name -> host variables it passes to the guest (NAME or PREFIX*), e.g. CGI's",
     )
@@ -191,7 +217,7 @@ class Artifact(_Strict):
         description="runner -W options the modules need, e.g. exceptions = \"y\"",
     )
     stack_size: int = Field(default=16 * 1024 * 1024, ge=65536)
-    launcher_template: str = "templates/launcher.sh.j2"
+    launcher_template: InnerPath = "templates/launcher.sh.j2"
 
 
 class Smoke(_Strict):
@@ -205,7 +231,16 @@ class Test(_Strict):
     suite: str = Field(default="", description="adapter name, e.g. cpython-regrtest")
     expectations: str = Field(default="", description="expected results file, next to the recipe")
     unit_timeout: float = Field(default=900, gt=0, description="seconds one unit may run")
+    max_memory: int = Field(
+        default=DEFAULT_MAX_MEMORY, ge=1,
+        description="bytes of wasm memory one unit may use (the runner gets it as WASIPORTS_MAX_MEMORY)",
+    )
     args: list[str] = Field(default_factory=list, description="extra arguments for each unit")
+
+    @field_validator("expectations")
+    @classmethod
+    def _next_to_recipe(cls, value: str) -> str:
+        return _inner_path(value) if value else value
 
 
 class Variant(_Strict):
@@ -224,8 +259,8 @@ class Variant(_Strict):
 class Recipe(_Strict):
     schema_: int = Field(alias="schema")
     kind: Literal["interpreter", "library"]
-    name: str
-    version: str
+    name: Slug
+    version: Slug
     summary: str
     license: str
     homepage: str
@@ -238,7 +273,7 @@ class Recipe(_Strict):
     artifact: Artifact | None = None
     smoke: Smoke | None = None
     test: Test = Field(default_factory=Test)
-    variants: dict[str, Variant] = Field(default_factory=dict)
+    variants: dict[Slug, Variant] = Field(default_factory=dict)
 
     # Set by the loader, not by the file.
     path: Path = Field(default=Path(), exclude=True)
@@ -320,6 +355,11 @@ def load(path: Path) -> Recipe:
         raise RecipeError(f"{shown}: no such recipe file") from None
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError(f"{shown}: not valid TOML: {exc}") from None
+    set_by_loader = [k for k, f in Recipe.model_fields.items() if f.exclude and k in data]
+    if set_by_loader:
+        raise RecipeError(f"{shown}: {set_by_loader[0]}: unknown key",
+                          why="the loader sets it (from the file's place, from [variants.<name>])",
+                          hint="see docs/recipes.md for the format")
     recipe = validate(Recipe, data, source=shown, hint="see docs/recipes.md for the format")
     expected_stem = recipe.version
     if path.stem != expected_stem or path.parent.name != recipe.name:

@@ -8,21 +8,27 @@ come from npm (``package.json``) and are copied next to the pages, so the report
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
+import os
+import re
+import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
+from pydantic import BaseModel, ValidationError
 
 from . import expectations, paths, results
-from .errors import WasiportsError
+from .errors import HarnessError, WasiportsError
 from .recipe import Recipe
 from .results import Outcome, SuiteRun
 from .testing import results_path
+from .validation import display
 
 REPORT_VERSION = 1
 TEMPLATES = Path(__file__).parent / "templates"
@@ -36,6 +42,92 @@ NODE_MODULES = paths.ROOT / "node_modules"
 
 def report_dir() -> Path:
     return paths.DIST / "report"
+
+
+# --- what goes into the files -------------------------------------------------------------------
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters XML 1.0 forbids (C0 controls but tab and line breaks, lone surrogates, U+FFFE/F).
+Test output carries them (ANSI colours, NULs of a crashed guest); HTML forbids them as well, and a
+lone surrogate cannot even be encoded as UTF-8."""
+
+
+def xml_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids."""
+    return _NOT_XML.sub("", text)
+
+
+def _clean(value: Any) -> Any:
+    """``value`` (report data: dicts, lists, tuples, strings) with :func:`xml_text` on every string."""
+    if isinstance(value, str):
+        return xml_text(value)
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_clean(v) for v in value)
+    return value
+
+
+def _one_line(value: Any) -> Any:
+    """Markdown output: a value's line breaks would end its table row or list item."""
+    return re.sub(r"[\r\n]+", " ", value) if isinstance(value, str) else value
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``path`` through a temporary file in its directory and :func:`os.replace`: a reader
+    (or the next report's diff) never sees a half-written file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# --- the previous report ------------------------------------------------------------------------
+
+class _Loose(BaseModel):
+    model_config = {"extra": "ignore", "frozen": True}
+
+
+class _PreviousRow(_Loose):
+    unit: str
+    outcome: str
+
+
+class _PreviousSuite(_Loose):
+    suite: str
+    rows: list[_PreviousRow]
+
+
+class PreviousReport(_Loose):
+    """What :func:`diff` reads of an earlier report.json."""
+
+    report_version: Literal[1]
+    suites: list[_PreviousSuite]
+
+
+def previous_report(path: Path, *, explicit: bool = False) -> dict[str, Any] | None:
+    """The earlier report.json for the diff, or None: a missing file (unless named by the user) is
+    no news; an unreadable, truncated or foreign one is named on stderr and left out."""
+    if not explicit and not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return PreviousReport.model_validate(data).model_dump()
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        why = str(exc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        why = f"not a report.json of version {REPORT_VERSION}: " \
+              f"{'.'.join(str(p) for p in first['loc']) or '(top level)'}: {first['msg']}"
+    print(f"report: warning: previous report {display(path)} not used, the diff is left out\n"
+          f"  why: {why}", file=sys.stderr)
+    return None
 
 
 def _rate(counts: dict[str, int]) -> float | None:
@@ -115,15 +207,20 @@ def diff(previous: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
 
 
 def junit(run: SuiteRun) -> ET.ElementTree:
-    """One <testsuite> per unit; one <testcase> per case (or for the unit when it has none)."""
-    root = ET.Element("testsuites", name=run.suite)
+    """One <testsuite> per unit; one <testcase> per case (or for the unit when it has none).
+
+    Every name and message goes through :func:`xml_text`, so the file is well-formed XML 1.0."""
+    root = ET.Element("testsuites", name=xml_text(run.suite))
     for u in run.units:
-        suite = ET.SubElement(root, "testsuite", name=u.unit, time=f"{u.duration:.3f}",
+        unit = xml_text(u.unit)
+        suite = ET.SubElement(root, "testsuite", name=unit, time=f"{u.duration:.3f}",
                               tests=str(max(1, len(u.cases))))
         entries = [(c.id, c.outcome, c.message, c.duration) for c in u.cases] or \
                   [(u.unit, u.outcome, u.reason or (u.trap or ""), u.duration)]
         for name, outcome, message, seconds in entries:
-            case = ET.SubElement(suite, "testcase", classname=u.unit, name=name, time=f"{seconds:.3f}")
+            case = ET.SubElement(suite, "testcase", classname=unit, name=xml_text(name),
+                                 time=f"{seconds:.3f}")
+            message = xml_text(message)
             if outcome in (Outcome.FAIL, Outcome.TIMEOUT):
                 ET.SubElement(case, "failure", message=message or outcome.value, type=outcome.value)
             elif outcome in (Outcome.ERROR, Outcome.CRASH):
@@ -135,10 +232,11 @@ def junit(run: SuiteRun) -> ET.ElementTree:
     return ET.ElementTree(root)
 
 
-def _env() -> jinja2.Environment:
+def _env(*, markdown: bool = False) -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                               autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-                              undefined=jinja2.StrictUndefined)
+                              undefined=jinja2.StrictUndefined,
+                              finalize=_one_line if markdown else None)
 
 
 def _copy_assets(dest: Path) -> None:
@@ -148,41 +246,67 @@ def _copy_assets(dest: Path) -> None:
         if not (modules / source).is_file():
             raise WasiportsError(f"report asset {source} is missing",
                                  why=f"{modules} lacks it", hint="run scripts/setup (it runs npm ci)")
-        shutil.copy2(modules / source, dest / "assets" / name)
+        _write_atomic(dest / "assets" / name, (modules / source).read_bytes())
 
 
-def write(recipes: list[Recipe], *, previous: Path | None = None, dest: Path | None = None) -> dict[str, Any]:
-    """Render the report for every recipe that has test results; return report.json's content."""
-    dest = dest or report_dir()
-    previous = previous or (dest / "report.json")
-    before = json.loads(previous.read_text()) if previous.is_file() else None
-    suites, runs = [], []
+def _runs(recipes: list[Recipe]) -> list[tuple[Recipe, SuiteRun]]:
+    """Each recipe's last results, when it has any; a run must be the recipe's own suite."""
+    if not recipes:
+        raise WasiportsError(
+            f"no recipes with a test suite under {paths.RECIPES}",
+            why="`wasiports report` reports the test results of a wasiports checkout",
+            hint="run it in a checkout (scripts/setup installs the command there)")
+    found: list[tuple[Recipe, SuiteRun]] = []
     for recipe in recipes:
         path = results_path(recipe)
         if not path.is_file():
             continue
         run = results.load(path)
+        if run.suite != recipe.id:
+            raise HarnessError(
+                f"{path}: suite {run.suite!r} is not the recipe id {recipe.id!r}",
+                why="the report names its pages and JUnit files after the suite",
+                hint=f"rerun `wasiports test {recipe.id}` (or fix the file's suite)",
+            )
+        found.append((recipe, run))
+    if not found:
+        raise WasiportsError("no test results to report", hint="run `doit test` first")
+    return found
+
+
+def _render(report: dict[str, Any], runs: list[SuiteRun], dest: Path) -> None:
+    """The pages, report.md and the JUnit files, each written atomically."""
+    shown = _clean(report)
+    html = _env()
+    for suite in shown["suites"]:
+        page = html.get_template("suite.html.j2").render(report=shown, suite=suite,
+                                                         diff=shown["diff"].get(suite["suite"]))
+        _write_atomic(dest / f"{suite['suite']}.html", page.encode())
+    _write_atomic(dest / "index.html", html.get_template("index.html.j2").render(report=shown).encode())
+    markdown = _env(markdown=True).get_template("report.md.j2").render(report=shown)
+    _write_atomic(dest / "report.md", markdown.encode())
+    (dest / "junit").mkdir(exist_ok=True)
+    for run in runs:
+        xml = ET.tostring(junit(run).getroot(), encoding="utf-8", xml_declaration=True)
+        _write_atomic(dest / "junit" / f"{run.suite}.xml", xml)
+
+
+def write(recipes: list[Recipe], *, previous: Path | None = None, dest: Path | None = None) -> dict[str, Any]:
+    """Render the report for every recipe that has test results; return report.json's content."""
+    dest = dest or report_dir()
+    before = previous_report(previous or (dest / "report.json"), explicit=previous is not None)
+    suites, runs = [], []
+    for recipe, run in _runs(recipes):
         verdict = expectations.gate(run, expectations.for_recipe(recipe))
         suites.append(suite_entry(recipe, run, verdict))
         runs.append(verdict.run)
-    if not suites:
-        raise WasiportsError("no test results to report", hint="run `doit test` first")
     report = {"report_version": REPORT_VERSION,
               "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "suites": suites}
     report["diff"] = diff(before, report) if before else {}
     dest.mkdir(parents=True, exist_ok=True)
     _copy_assets(dest)
-    env = _env()
-    for suite in suites:
-        page = env.get_template("suite.html.j2").render(report=report, suite=suite,
-                                                          diff=report["diff"].get(suite["suite"]))
-        (dest / f"{suite['suite']}.html").write_text(page)
-    (dest / "index.html").write_text(env.get_template("index.html.j2").render(report=report))
-    (dest / "report.md").write_text(env.get_template("report.md.j2").render(report=report))
-    (dest / "junit").mkdir(exist_ok=True)
-    for run in runs:
-        junit(run).write(dest / "junit" / f"{run.suite}.xml", encoding="utf-8", xml_declaration=True)
-    (dest / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    _render(report, runs, dest)
+    _write_atomic(dest / "report.json", (json.dumps(report, indent=2) + "\n").encode())
     print(f"report: {dest / 'index.html'}")
     return report

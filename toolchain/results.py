@@ -39,6 +39,9 @@ SCHEMA_FILE = paths.ROOT / "schemas" / f"results-{SCHEMA_VERSION}.schema.json"
 LOG_TAIL_CHARS = 4096
 """The most of a unit's output kept in :attr:`UnitResult.log_tail` (its end, cut at a line)."""
 SHARD_PATTERN = r"^[1-9][0-9]*(,[1-9][0-9]*)*/[1-9][0-9]*$"
+SUITE_PATTERN = r"^[a-z0-9][a-z0-9.+_-]*$"
+"""A suite is a recipe id (``python-3.13.5``): the report names its files after it, so no ``/``,
+no ``..`` and no leading dot (recipe.SLUG allows the same names)."""
 
 
 class Outcome(StrEnum):
@@ -91,7 +94,7 @@ class CaseResult(_Strict):
 class UnitResult(_Strict):
     """One unit: a test file or module the harness ran as one process."""
 
-    suite: str = Field(min_length=1)
+    suite: str = Field(pattern=SUITE_PATTERN, description="recipe id, e.g. python-3.13.5")
     unit: str = Field(min_length=1, description="the unit id, e.g. test_os or ext/json/tests")
     outcome: Outcome = Field(description="the outcome of the unit as a whole")
     duration: float = Field(ge=0, description="wall-clock seconds of the (last) attempt")
@@ -102,6 +105,8 @@ class UnitResult(_Strict):
     flaky: bool = Field(default=False, description="failed first, passed on retry")
     cases: tuple[CaseResult, ...] = ()
     log_tail: str = Field(default="", max_length=LOG_TAIL_CHARS, description="end of the output")
+    output_cut: int = Field(default=0, ge=0,
+                            description="bytes of output the harness dropped to stay within its cap")
 
     @field_validator("log_tail", mode="before")
     @classmethod
@@ -152,7 +157,7 @@ class SuiteRun(_Strict):
     """A run of one suite (or a shard of it), e.g. ``python-3.13.5``."""
 
     schema_version: Literal[1] = Field(default=SCHEMA_VERSION)
-    suite: str = Field(min_length=1, description="recipe id, e.g. python-3.13.5")
+    suite: str = Field(pattern=SUITE_PATTERN, description="recipe id, e.g. python-3.13.5")
     started: AwareDatetime
     finished: AwareDatetime
     host: Host = Field(description="the machine of the run (of its first part, if merged)")

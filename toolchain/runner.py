@@ -5,8 +5,11 @@ CPython's build can use it as ``HOSTRUNNER``)::
 
     python -m toolchain.runner run [options] MODULE [ARGS...]
 
-The guest sees nothing of the host unless asked: no directories but the ``--dir`` preopens, no
-environment but ``--env`` (or ``--inherit-env``), argv exactly as given. Stdio is inherited.
+The guest sees nothing of the host unless asked: no directories but the ``--dir`` preopens
+(``--dir-ro``: read-only, an option only this runner has), no environment but ``--env`` (or
+``--inherit-env``), argv exactly as given. Stdio is inherited. A mapping is split at its one
+``::`` (``HOST::GUEST``); a value with more than one is refused, since no split is the right one
+for a directory whose name contains ``::``.
 
 Exit statuses (of :func:`run` and of the command):
 
@@ -16,7 +19,9 @@ Exit statuses (of :func:`run` and of the command):
 * :data:`EXIT_TRAP` (134 = 128 + SIGABRT, as ``wasmtime run`` reports traps) when the guest
   traps; :attr:`RunResult.trap` holds one line such as
   ``wasm trap: wasm `unreachable` instruction executed``.
-* :data:`EXIT_TIMEOUT` (124, as coreutils ``timeout``) when the wall-clock limit was hit.
+* :data:`EXIT_TIMEOUT` (124, as coreutils ``timeout``) when the wall-clock limit was hit; the
+  command line then prints ``wasiports run: MODULE: timed out after …`` (:data:`TIMEOUT_MESSAGE`).
+  A guest may exit with 124 itself: only that line tells a timeout (``harness.exit_outcome``).
 * :data:`EXIT_INTERRUPTED` (130 = 128 + SIGINT), command line only, on Ctrl-C.
 * ``RunnerError.exit_code`` (8), command line only, when the module cannot be loaded or linked.
 
@@ -40,8 +45,19 @@ when ``timeout`` expires, or on Ctrl-C. Epochs are checked in wasm code only; a 
 a host call (reading an empty pipe) is abandoned after :data:`HOST_CALL_GRACE` on its daemon
 thread, which does not keep the process alive.
 
-Compiled modules are cached in ``paths.wasm_cache_dir()`` (see :func:`load_module`); wasmtime's
-own ``Config.cache`` is left off (it writes to ``~/.cache/wasmtime``).
+Limits: ``--max-memory`` (default: ``$WASIPORTS_MAX_MEMORY``, bytes; the option wins) caps each
+linear memory and, at :data:`TABLE_ELEMENT_BYTES` an element, each table: a 40M-element table
+once took 368 MB of a run capped at far less. ``memory.grow``/``table.grow`` past the cap return
+-1 in the guest; a module whose initial sizes exceed it cannot be instantiated.
+
+Compiled modules are cached in ``paths.wasm_cache_dir()`` (see :func:`load_module`), each entry
+with a sha256 recorded when it was written and checked before use (a corrupt entry that
+wasmtime accepted once killed the runner with SIGTRAP). Both the module's digest and an entry's
+check are memoised by a stat stamp that includes the inode and ctime, which a write always
+changes and ``utime`` cannot set back. Measured on a 30 MB module, wasmtime 50.0.1, a busy
+2-core machine: a cache hit costs 0.4-0.5 ms in all (0.3-0.35 ms without the check); the full
+check of an entry, after a change, 26-32 ms. wasmtime's own ``Config.cache`` is left off (it
+writes to ``~/.cache/wasmtime``).
 """
 
 from __future__ import annotations
@@ -61,6 +77,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 import wasmtime
 from wasmtime import _ffi as wasmtime_ffi
@@ -74,6 +91,8 @@ EXIT_TRAP = 134
 """Exit status of a guest that trapped (128 + SIGABRT, like ``wasmtime run``)."""
 EXIT_TIMEOUT = 124
 """Exit status of a guest stopped by the wall-clock limit (like coreutils ``timeout``)."""
+TIMEOUT_MESSAGE = "timed out after"
+"""How the runner's own line about a timeout begins (after ``wasiports run: MODULE: ``)."""
 EXIT_INTERRUPTED = 130
 """Exit status of the command line when interrupted by Ctrl-C (128 + SIGINT)."""
 
@@ -86,10 +105,24 @@ HOST_CALL_GRACE = 1.0
 """Seconds an interrupted guest gets to reach an epoch check; a guest blocked in a host call
 (e.g. reading an empty stdin) does not, and is then abandoned on its daemon thread."""
 
+TABLE_ELEMENT_BYTES = 8
+"""What wasmtime 50 documents a table element to take (``Store.set_limits``): the memory cap in
+bytes divided by this bounds each table's elements."""
+MAX_MEMORY_ENV = "WASIPORTS_MAX_MEMORY"
+"""The default of ``--max-memory`` (bytes, or with a K/M/G suffix); the option wins."""
+
 WASI_MODULE = "wasi_snapshot_preview1"
 PROG = "wasiports run"
 
 _thread_stack_lock = threading.Lock()
+
+
+class Preopen(NamedTuple):
+    """A host directory granted to the guest under ``guest``; read-only if asked."""
+
+    host: str
+    guest: str
+    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,8 +134,8 @@ class RunSpec:
     """Guest argv after argv[0]."""
     argv0: str | None = None
     """Guest argv[0]; default: the module's file name."""
-    dirs: Sequence[tuple[str, str]] = ()
-    """Preopened directories as ``(host_path, guest_path)``."""
+    dirs: Sequence[Preopen | tuple[str, str]] = ()
+    """Preopened directories: :class:`Preopen` or ``(host_path, guest_path)`` (writable)."""
     env: Mapping[str, str] = field(default_factory=dict)
     """The guest's environment (on top of the host's if ``inherit_env``)."""
     inherit_env: bool = False
@@ -112,7 +145,8 @@ class RunSpec:
     timeout: float | None = None
     """Wall-clock limit in seconds, enforced by epoch interruption."""
     memory_limit: int | None = None
-    """Cap on linear memory in bytes; ``memory.grow`` past it returns -1."""
+    """Cap in bytes on each linear memory and (at :data:`TABLE_ELEMENT_BYTES` an element) on each
+    table; ``memory.grow`` and ``table.grow`` past it return -1."""
     cwd: str | None = None
     """Guest working directory, passed as ``PWD``."""
     stdin: Path | None = None
@@ -192,22 +226,28 @@ def _atomic_write(target: Path, data: bytes | bytearray) -> None:
         raise
 
 
+def _stamp(st: os.stat_result) -> list[int]:
+    """What changes whenever a file is written or replaced: its inode and ctime are part of it
+    (``utime`` can set the mtime back to what it was, never the ctime)."""
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _file_sha256(f: BinaryIO) -> str:
+    return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def module_digest(module: Path, cache_dir: Path | None = None) -> str:
-    """sha256 of the module's bytes, memoised by (path, device, inode, size, mtime_ns)."""
+    """sha256 of the module's bytes, memoised by its path and :func:`_stamp`."""
     cache_dir = cache_dir or paths.wasm_cache_dir()
     resolved = module.resolve()
-    st = resolved.stat()
-    stamp = [str(resolved), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
-    memo = cache_dir / "digests" / (hashlib.sha256(str(resolved).encode()).hexdigest() + ".json")
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        saved = json.loads(memo.read_text())
-        if saved["stamp"] == stamp:
-            return str(saved["sha256"])
-    h = hashlib.sha256()
     with open(resolved, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    digest = h.hexdigest()
+        stamp = [str(resolved), *_stamp(os.fstat(f.fileno()))]
+        memo = cache_dir / "digests" / (hashlib.sha256(str(resolved).encode()).hexdigest() + ".json")
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            saved = json.loads(memo.read_text())
+            if saved["stamp"] == stamp:
+                return str(saved["sha256"])
+        digest = _file_sha256(f)
     try:
         _atomic_write(memo, json.dumps({"stamp": stamp, "sha256": digest}).encode())
     except OSError as e:
@@ -228,26 +268,89 @@ def _compile(engine: wasmtime.Engine, module: Path) -> wasmtime.Module:
     return wasmtime.Module(engine, module.read_bytes())
 
 
+def checksum_path(cached: Path) -> Path:
+    """The sidecar of a cache entry: the entry's sha256, and the stamp it was last verified at."""
+    return cached.with_name(cached.name + ".sum")
+
+
+def _entry_problem(cached: Path) -> str | None:
+    """Why the cache entry ``cached`` must not be used, or ``None`` when it checks out.
+
+    The sha256 recorded when the entry was written is compared with the file's; a match records
+    the file's :func:`_stamp`, and while that stamp holds the file is not hashed again (a write
+    through the kernel changes the ctime, which nothing can set back). A launch thus pays an
+    open, a stat and a small read (0.06 ms); hashing a 30 MB entry (26-32 ms, measured on a busy
+    2-core machine) is paid once after each change, where a check on every launch would double
+    the cost of a launch through the runner server.
+    """
+    record_path = checksum_path(cached)
+    try:
+        record = json.loads(record_path.read_text())
+        expected = str(record["sha256"])
+    except FileNotFoundError:
+        return "no checksum was recorded for it"
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return f"its checksum record is unreadable ({e})"
+    try:
+        with open(cached, "rb") as f:
+            stamp = _stamp(os.fstat(f.fileno()))
+            if record.get("verified") == stamp:
+                return None
+            actual = _file_sha256(f)
+    except OSError as e:
+        return f"it cannot be read ({e.strerror or e})"
+    if actual != expected:
+        return f"its sha256 {actual[:16]}… differs from the {expected[:16]}… recorded"
+    with contextlib.suppress(OSError):
+        _atomic_write(record_path, json.dumps({"sha256": expected, "verified": stamp}).encode())
+    return None
+
+
+def _discard(cached: Path, problem: str) -> None:
+    """Delete a bad cache entry (and its sidecar), saying so in one line."""
+    print(f"{PROG}: warning: module cache entry {cached} is unusable ({problem}); deleted, "
+          "recompiling", file=sys.stderr, flush=True)
+    for path in (cached, checksum_path(cached)):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _store(cached: Path, module: wasmtime.Module) -> None:
+    """Write a cache entry: its sidecar first, then the entry itself (each atomically)."""
+    try:
+        data = module.serialize()
+        record = {"sha256": hashlib.sha256(data).hexdigest()}
+        _atomic_write(checksum_path(cached), json.dumps(record).encode())
+        _atomic_write(cached, data)
+    except (OSError, wasmtime.WasmtimeError) as e:
+        log.warning("cannot write module cache %s: %s", cached, e)
+
+
 def load_module(engine: wasmtime.Engine, spec: RunSpec) -> tuple[wasmtime.Module, bool]:
     """Load ``spec.module`` through the cache; return it and whether it came from the cache.
 
     The key is the sha256 of the module bytes plus a hash of the wasmtime version, CPU and the
-    code-shaping engine settings. A cached file that wasmtime refuses (other build, corrupt) is
-    replaced. wasmtime maps cache files into memory, so they are only ever replaced by rename,
-    never rewritten in place (that would SIGBUS every live user); an unwritable cache only costs
-    the compile next time.
+    code-shaping engine settings. An entry is used only if its checksum holds (see
+    :func:`_entry_problem`) and wasmtime accepts it; else it is deleted with a one-line warning
+    and the module recompiled (a corrupt entry that wasmtime accepts runs garbage: it once
+    killed the runner with SIGTRAP). wasmtime maps cache files into memory, so they are only
+    ever replaced by rename, never rewritten in place (that would SIGBUS every live user); an
+    unwritable cache only costs the compile next time.
     """
     try:
         cached = cache_path(spec)
     except OSError as e:
         raise RunnerError(f"cannot read wasm module {spec.module}", why=str(e)) from e
     if cached.is_file():
-        try:
-            module = wasmtime.Module.deserialize_file(engine, str(cached))
-            log.debug("module cache hit: %s", cached)
-            return module, True
-        except wasmtime.WasmtimeError as e:
-            log.debug("module cache entry %s unusable, recompiling: %s", cached, _one_line(str(e)))
+        problem = _entry_problem(cached)
+        if problem is None:
+            try:
+                module = wasmtime.Module.deserialize_file(engine, str(cached))
+                log.debug("module cache hit: %s", cached)
+                return module, True
+            except wasmtime.WasmtimeError as e:
+                problem = f"wasmtime refused it: {_one_line(str(e))}"
+        _discard(cached, problem)
     try:
         module = _compile(engine, spec.module)
     except OSError as e:
@@ -258,10 +361,7 @@ def load_module(engine: wasmtime.Engine, spec: RunSpec) -> tuple[wasmtime.Module
             why=_one_line(str(e)),
             hint="is it a wasm32-wasi core module (not a component)? does it need --exceptions?",
         ) from e
-    try:
-        _atomic_write(cached, module.serialize())
-    except (OSError, wasmtime.WasmtimeError) as e:
-        log.warning("cannot write module cache %s: %s", cached, e)
+    _store(cached, module)
     return module, False
 
 
@@ -303,14 +403,16 @@ def _wasi_config(spec: RunSpec) -> wasmtime.WasiConfig:
     argv0 = spec.argv0 if spec.argv0 is not None else spec.module.name
     wasi.argv = [argv0, *spec.args]
     wasi.env = _guest_env(spec)
-    for host, guest in spec.dirs:
-        if not Path(host).is_dir():
+    for entry in spec.dirs:
+        mount = Preopen(*entry)
+        if not Path(mount.host).is_dir():
             raise RunnerError(
-                f"cannot preopen {host} as {guest}",
+                f"cannot preopen {mount.host} as {mount.guest}",
                 why="not a directory on the host",
                 hint="create it or fix the --dir HOST::GUEST mapping",
             )
-        wasi.preopen_dir(str(host), guest)
+        # wasmtime 50: fs_mutable=False grants only reads under the mount (writes fail: EPERM)
+        wasi.preopen_dir(str(mount.host), mount.guest, fs_mutable=not mount.read_only)
     streams = (
         (spec.stdin, "stdin_file", wasi.inherit_stdin),
         (spec.stdout, "stdout_file", wasi.inherit_stdout),
@@ -356,7 +458,10 @@ def _execute(
         store = wasmtime.Store(engine)
         store.set_epoch_deadline(1)
         if spec.memory_limit is not None:
-            store.set_limits(memory_size=spec.memory_limit)
+            store.set_limits(
+                memory_size=spec.memory_limit,
+                table_elements=max(1, spec.memory_limit // TABLE_ELEMENT_BYTES),
+            )
         store.set_wasi(_wasi_config(spec))
         linker = wasmtime.Linker(engine)
         linker.define_wasi()
@@ -371,7 +476,8 @@ def _execute(
                 f"cannot instantiate {spec.module.name}",
                 why=_one_line(str(e)),
                 hint="missing imports mean the module is not a WASI p1 command "
-                "(or needs more than wasmtime's WASI); a memory error may be --max-memory",
+                "(or needs more than wasmtime's WASI); a memory or table limit error may be "
+                f"--max-memory or ${MAX_MEMORY_ENV}",
             ) from e
         start = _export(store, instance, "_start")
         if start is None:
@@ -456,7 +562,7 @@ def run(spec: RunSpec) -> RunResult:
             if not outcome.done.wait(HOST_CALL_GRACE):
                 return RunResult(
                     exit_code=EXIT_TIMEOUT,
-                    trap=f"timed out after {spec.timeout:g} s (guest blocked in a host call; "
+                    trap=f"{TIMEOUT_MESSAGE} {spec.timeout:g} s (guest blocked in a host call; "
                     "abandoned)",
                     timed_out=True,
                     duration=time.monotonic() - began,
@@ -471,7 +577,7 @@ def run(spec: RunSpec) -> RunResult:
     if timed_out and outcome.exit_code is None:
         return RunResult(
             exit_code=EXIT_TIMEOUT,
-            trap=f"timed out after {spec.timeout:g} s",
+            trap=f"{TIMEOUT_MESSAGE} {spec.timeout:g} s",
             timed_out=True,
             duration=duration,
         )
@@ -488,7 +594,9 @@ usage: {PROG} [options] MODULE [ARGS...]
 
 Run a WASI preview 1 command module. Options end at MODULE; what follows goes to the guest.
 
-  --dir HOST::GUEST     preopen HOST as GUEST (--dir PATH: the same path on both sides)
+  --dir HOST::GUEST     preopen HOST as GUEST (--dir PATH: the same path on both sides);
+                        a value with more than one '::' is refused
+  --dir-ro HOST::GUEST  the same, read-only (this runner's own option, not wasmtime's)
   --mapdir GUEST::HOST  old wasmtime spelling of --dir (note the order)
   --env K=V             set K in the guest (--env K: copy K from our environment)
   --inherit-env         pass our whole environment through
@@ -497,7 +605,8 @@ Run a WASI preview 1 command module. Options end at MODULE; what follows goes to
   --max-wasm-stack N    old spelling of -W max-wasm-stack=N
   -S, --wasi KEY        accepted and ignored (WASI preview 1 is always used)
   --timeout SECONDS     wall-clock limit; exit {EXIT_TIMEOUT} when hit
-  --max-memory BYTES    cap on linear memory (suffixes K, M, G allowed)
+  --max-memory BYTES    cap on each linear memory and (at {TABLE_ELEMENT_BYTES} bytes an element) each
+                        table; suffixes K, M, G allowed; default: ${MAX_MEMORY_ENV}
   --argv0 NAME          the guest's argv[0] (default: the module's file name)
   --exceptions          enable wasm exception handling
   -h, --help            this text
@@ -507,7 +616,7 @@ Exit status: the guest's; {EXIT_TRAP} on a trap, {EXIT_TIMEOUT} on timeout, \
 """
 
 _VALUE_OPTIONS = {
-    "--dir", "--mapdir", "--env", "-W", "--wasm", "--max-wasm-stack", "-S", "--wasi",
+    "--dir", "--dir-ro", "--mapdir", "--env", "-W", "--wasm", "--max-wasm-stack", "-S", "--wasi",
     "--timeout", "--max-memory", "--argv0",
 }  # fmt: skip
 _FLAG_OPTIONS = {"--inherit-env", "--exceptions", "-h", "--help"}
@@ -530,7 +639,16 @@ def _parse_size(text: str) -> int:
     return value
 
 
-def _split_dir(value: str, *, guest_first: bool = False) -> tuple[str, str]:
+def _split_dir(value: str, *, option: str = "--dir", guest_first: bool = False) -> tuple[str, str]:
+    """``HOST::GUEST`` (or ``GUEST::HOST``) as ``(host, guest)``; a plain path maps to itself."""
+    if value.count("::") > 1 or ":::" in value:
+        raise RunnerError(
+            f"ambiguous directory mapping {option} {value!r}",
+            why="it contains '::' more than once, so no split into HOST::GUEST is certain to be "
+            "the one meant (a directory whose name contains '::' cannot be mapped)",
+            hint="use a path without '::' (e.g. a symlink to the directory), or run from another "
+            "directory if it is the working directory a launcher maps",
+        )
     if "::" not in value:
         return value, value
     first, _, second = value.partition("::")
@@ -539,95 +657,132 @@ def _split_dir(value: str, *, guest_first: bool = False) -> tuple[str, str]:
     return (second, first) if guest_first else (first, second)
 
 
-def parse_args(argv: Sequence[str]) -> RunSpec:
-    """Turn ``run [options] MODULE [ARGS...]`` (without the leading ``run``) into a RunSpec.
+@dataclass
+class _Options:
+    """What the options of one command line said so far (:func:`parse_args` fills it)."""
 
-    Raises :class:`UsageError` on a malformed line; ``-h`` prints the usage and raises
-    ``SystemExit(0)``.
-    """
-    dirs: list[tuple[str, str]] = []
-    env: dict[str, str] = {}
-    stack = DEFAULT_STACK_SIZE
+    dirs: list[Preopen] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    stack: int = DEFAULT_STACK_SIZE
     timeout: float | None = None
     memory: int | None = None
     argv0: str | None = None
-    inherit_env = exceptions = False
+    inherit_env: bool = False
+    exceptions: bool = False
+
+
+def _apply_wasm(opts: _Options, value: str) -> None:
+    for item in filter(None, value.split(",")):
+        key, _, val = item.partition("=")
+        if key == "max-wasm-stack":
+            opts.stack = _parse_size(val)
+        elif key == "exceptions":
+            opts.exceptions = val.lower() in ("", "y", "yes", "true", "1")
+        else:
+            print(f"{PROG}: warning: ignoring --wasm {item}", file=sys.stderr)
+
+
+def _apply_value(opts: _Options, name: str, value: str) -> None:
+    """Record option ``name`` (one of :data:`_VALUE_OPTIONS`) with its ``value``."""
+    if name in ("--dir", "--dir-ro", "--mapdir"):
+        host, guest = _split_dir(value, option=name, guest_first=name == "--mapdir")
+        opts.dirs.append(Preopen(host, guest, read_only=name == "--dir-ro"))
+    elif name == "--env":
+        key, has_value, val = value.partition("=")
+        if not key:
+            raise UsageError(f"bad --env {value!r}")
+        if has_value:
+            opts.env[key] = val
+        elif key in os.environ:
+            opts.env[key] = os.environ[key]
+    elif name in ("-W", "--wasm"):
+        _apply_wasm(opts, value)
+    elif name == "--max-wasm-stack":
+        opts.stack = _parse_size(value)
+    elif name == "--timeout":
+        try:
+            opts.timeout = float(value)
+        except ValueError:
+            raise UsageError(f"--timeout needs seconds, not {value!r}") from None
+        if opts.timeout <= 0:
+            raise UsageError("--timeout must be positive")
+    elif name == "--max-memory":
+        opts.memory = _parse_size(value)
+    elif name == "--argv0":
+        opts.argv0 = value
+    # -S/--wasi: preview 1 is all we run; preview2 etc. are wasmtime implementation choices
+
+
+def _default_memory(environ: Mapping[str, str]) -> int | None:
+    """The memory cap ``$WASIPORTS_MAX_MEMORY`` asks for (unset or empty: none)."""
+    text = environ.get(MAX_MEMORY_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        return _parse_size(text)
+    except UsageError as e:
+        raise RunnerError(
+            f"invalid {MAX_MEMORY_ENV}={text!r}",
+            why=str(e),
+            hint="give bytes, optionally with a K, M or G suffix (e.g. 512M), or unset it",
+        ) from None
+
+
+def _options(argv: Sequence[str], opts: _Options) -> int:
+    """Read the options at the front of ``argv`` into ``opts``; return the index of MODULE."""
     i = 0
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
-            i += 1
-            break
+            return i + 1
         if not arg.startswith("-") or arg == "-":
-            break
+            return i
         name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         if name not in _VALUE_OPTIONS and name not in _FLAG_OPTIONS:
             raise UsageError(f"unknown option {arg!r}")
+        i += 1
         if name in _FLAG_OPTIONS:
             if eq:
                 raise UsageError(f"option {name} takes no value")
             if name in ("-h", "--help"):
                 print(USAGE, end="")
                 raise SystemExit(0)
-            inherit_env = inherit_env or name == "--inherit-env"
-            exceptions = exceptions or name == "--exceptions"
-            i += 1
+            opts.inherit_env = opts.inherit_env or name == "--inherit-env"
+            opts.exceptions = opts.exceptions or name == "--exceptions"
             continue
         if not eq:
-            if i + 1 >= len(argv):
+            if i >= len(argv):
                 raise UsageError(f"option {name} needs a value")
-            value = argv[i + 1]
+            value = argv[i]
             i += 1
-        i += 1
-        if name == "--dir":
-            dirs.append(_split_dir(value))
-        elif name == "--mapdir":
-            dirs.append(_split_dir(value, guest_first=True))
-        elif name == "--env":
-            key, has_value, val = value.partition("=")
-            if not key:
-                raise UsageError(f"bad --env {value!r}")
-            if has_value:
-                env[key] = val
-            elif key in os.environ:
-                env[key] = os.environ[key]
-        elif name in ("-W", "--wasm"):
-            for item in filter(None, value.split(",")):
-                key, _, val = item.partition("=")
-                if key == "max-wasm-stack":
-                    stack = _parse_size(val)
-                elif key == "exceptions":
-                    exceptions = val.lower() in ("", "y", "yes", "true", "1")
-                else:
-                    print(f"{PROG}: warning: ignoring --wasm {item}", file=sys.stderr)
-        elif name == "--max-wasm-stack":
-            stack = _parse_size(value)
-        elif name in ("-S", "--wasi"):
-            pass  # preview 1 is all we run; preview2 etc. are wasmtime implementation choices
-        elif name == "--timeout":
-            try:
-                timeout = float(value)
-            except ValueError:
-                raise UsageError(f"--timeout needs seconds, not {value!r}") from None
-            if timeout <= 0:
-                raise UsageError("--timeout must be positive")
-        elif name == "--max-memory":
-            memory = _parse_size(value)
-        elif name == "--argv0":
-            argv0 = value
+        _apply_value(opts, name, value)
+    return i
+
+
+def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> RunSpec:
+    """Turn ``run [options] MODULE [ARGS...]`` (without the leading ``run``) into a RunSpec.
+
+    ``environ`` (default: ours) supplies ``$WASIPORTS_MAX_MEMORY``. Raises :class:`UsageError`
+    on a malformed line, :class:`RunnerError` on an ambiguous ``--dir`` or a bad
+    ``$WASIPORTS_MAX_MEMORY``; ``-h`` prints the usage and raises ``SystemExit(0)``.
+    """
+    opts = _Options()
+    i = _options(argv, opts)
     if i >= len(argv):
         raise UsageError("no MODULE given")
+    if opts.memory is None:
+        opts.memory = _default_memory(os.environ if environ is None else environ)
     return RunSpec(
         module=Path(argv[i]),
         args=tuple(argv[i + 1 :]),
-        argv0=argv0,
-        dirs=tuple(dirs),
-        env=env,
-        inherit_env=inherit_env,
-        stack_size=stack,
-        timeout=timeout,
-        memory_limit=memory,
-        wasm_exceptions=exceptions,
+        argv0=opts.argv0,
+        dirs=tuple(opts.dirs),
+        env=opts.env,
+        inherit_env=opts.inherit_env,
+        stack_size=opts.stack,
+        timeout=opts.timeout,
+        memory_limit=opts.memory,
+        wasm_exceptions=opts.exceptions,
     )
 
 
@@ -647,6 +802,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SystemExit as e:
         return int(e.code or 0)
+    except RunnerError as e:  # an ambiguous --dir, a bad $WASIPORTS_MAX_MEMORY
+        print(f"{PROG}: {e.render()}", file=sys.stderr)
+        return e.exit_code
     try:
         result = run(spec)
     except RunnerError as e:

@@ -9,17 +9,25 @@ and runs the guest exactly as ``runner run`` would. The child's exit status goes
 client, which exits with it.
 
 A client that goes away (killed by a test driver's timeout) closes the socket: the server kills
-that child at once, so no guest outlives its launcher. Launchers use the server only when
-``WASIPORTS_RUNNER_SOCKET`` names a live socket; :func:`serving` runs one for a block of code.
+that child at once, so no guest outlives its launcher. A server that dies (even by SIGKILL) takes
+its children with it: each asks Linux for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``).
+Launchers use the server only when ``WASIPORTS_RUNNER_SOCKET`` names a live socket;
+:func:`serving` runs one for a block of code.
+
+Socket paths: ``sun_path`` holds 108 bytes on Linux, so :func:`serving` makes its private
+directory under ``$TMPDIR`` only when the socket's path fits there, else under ``/tmp``; it
+removes the directory when the block ends. Failures are :class:`~toolchain.errors.RunnerError`.
 """
 
 from __future__ import annotations
 
 import array
 import contextlib
+import ctypes
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -31,7 +39,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import RunnerError
+
 ENV = "WASIPORTS_RUNNER_SOCKET"
+SOCKET_NAME = "runner.sock"
+DIR_PREFIX = "wasiports-runner-"
+MAX_SOCKET_PATH = 107
+"""Bytes of a socket path: Linux's ``sun_path`` is 108, one kept for peers that add a NUL."""
+PR_SET_PDEATHSIG = 1
+"""From ``<linux/prctl.h>``."""
+START_TIMEOUT = 60.0
+FALLBACK_DIRS = ("/tmp",)
+"""Where the socket directory goes when ``$TMPDIR`` is too long for a socket path."""
 HEADER = struct.Struct("!I")
 STATUS = struct.Struct("!i")
 MAX_REQUEST = 1 << 20
@@ -53,9 +72,24 @@ def _receive(conn: socket.socket) -> tuple[dict[str, object], list[int]]:
     return json.loads(data[HEADER.size:HEADER.size + length]), list(fds)
 
 
-def _child(conn: socket.socket) -> None:
+def _die_with_server(server: int) -> None:
+    """In a forked child: ask Linux to SIGKILL it when the server dies, so no guest outlives a
+    server killed with SIGKILL (nothing could then kill the children). The parent that
+    ``PR_SET_PDEATHSIG`` watches is the thread that forked: :func:`serve`'s accepting main
+    thread, which lives as long as the server."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the client's hang-up still kills the child
+        return
+    if os.getppid() != server:  # the server died before prctl took effect
+        os._exit(128 + signal.SIGKILL)
+
+
+def _child(conn: socket.socket, server: int) -> None:
     """In the forked child: become the launch (descriptors, directory), run it, report, exit."""
     status = 70  # EX_SOFTWARE: the request could not be served
+    _die_with_server(server)
     try:
         request, fds = _receive(conn)
         if len(fds) != 3:
@@ -113,15 +147,34 @@ def _watch(conn: socket.socket, pid: int) -> None:
         conn.close()
 
 
+def _listen(path: Path) -> socket.socket:
+    """A listening Unix socket at ``path``; :class:`RunnerError` if there can be none."""
+    size = len(os.fsencode(path))
+    if size > MAX_SOCKET_PATH:
+        raise RunnerError(
+            f"cannot listen on {path}",
+            why=f"a Unix socket path holds at most {MAX_SOCKET_PATH} bytes, this one has {size}",
+            hint="give a shorter path (runner_server.serving() picks one itself)",
+        )
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        server.bind(str(path))
+        server.listen(64)
+    except OSError as e:
+        server.close()
+        raise RunnerError(f"cannot listen on {path}", why=e.strerror or str(e),
+                          hint="is its directory writable?") from None
+    return server
+
+
 def serve(path: Path) -> None:
     """Accept launches on the Unix socket ``path`` until SIGTERM/SIGINT."""
     from . import runner  # noqa: F401 - imported once here, inherited by every child
 
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(str(path))
-    server.listen(64)
+    server = _listen(path)
+    me = os.getpid()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -139,26 +192,71 @@ def serve(path: Path) -> None:
         pid = os.fork()
         if pid == 0:
             server.close()
-            _child(conn)
+            _child(conn, me)
         threading.Thread(target=_watch, args=(conn, pid), daemon=True).start()
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
 
 
+def _socket_dir() -> Path:
+    """A new private directory whose socket path fits: under ``$TMPDIR``, else under ``/tmp``."""
+    tried: list[str] = []
+    for base in dict.fromkeys([tempfile.gettempdir(), *FALLBACK_DIRS]):
+        # mkdtemp adds 8 characters to the prefix
+        size = len(os.fsencode(os.path.join(base, DIR_PREFIX + "x" * 8, SOCKET_NAME)))
+        if size > MAX_SOCKET_PATH:
+            tried.append(f"{base}: the socket path would have {size} bytes")
+            continue
+        try:
+            return Path(tempfile.mkdtemp(prefix=DIR_PREFIX, dir=base))
+        except OSError as e:
+            tried.append(f"{base}: {e.strerror or e}")
+    raise RunnerError(
+        "no directory for the runner server's socket",
+        why=f"a Unix socket path holds at most {MAX_SOCKET_PATH} bytes; " + "; ".join(tried),
+        hint="set TMPDIR to a short writable directory",
+    )
+
+
+def _start(path: Path, log: Path) -> subprocess.Popen[bytes]:
+    """Start a server on ``path`` (its stderr to ``log``); return once it listens."""
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "toolchain.runner_server", str(path)],
+                                cwd=Path(__file__).resolve().parent.parent,
+                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not path.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop(proc)
+            ended = f"exit status {proc.returncode}" if proc.returncode is not None else "no socket"
+            said = log.read_text(errors="replace").strip().splitlines()[-5:]
+            raise RunnerError(
+                "the runner server did not start",
+                why=" / ".join([f"{ended} after {time.monotonic() - deadline + START_TIMEOUT:.1f} s",
+                                *said]),
+                hint=f"run {sys.executable} -m toolchain.runner_server {path} to see why",
+            )
+        time.sleep(0.05)
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def serving() -> Iterator[Path]:
-    """Run a server for the duration of the block, with ``WASIPORTS_RUNNER_SOCKET`` set."""
-    work = Path(tempfile.mkdtemp(prefix="wasiports-runner-"))
-    path = work / "runner.sock"
-    proc = subprocess.Popen([sys.executable, "-m", "toolchain.runner_server", str(path)],
-                            cwd=Path(__file__).resolve().parent.parent,
-                            stdout=subprocess.DEVNULL, start_new_session=True)
+    """Run a server for the duration of the block, with ``WASIPORTS_RUNNER_SOCKET`` set; its
+    directory (socket, log) is removed afterwards."""
+    work = _socket_dir()
+    path = work / SOCKET_NAME
     try:
-        deadline = time.monotonic() + 60
-        while not path.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the runner server did not start (exit {proc.poll()})")
-            time.sleep(0.05)
+        proc = _start(path, work / "server.log")
         previous = os.environ.get(ENV)
         os.environ[ENV] = str(path)
         try:
@@ -168,17 +266,23 @@ def serving() -> Iterator[Path]:
                 os.environ.pop(ENV, None)
             else:
                 os.environ[ENV] = previous
+            _stop(proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        with contextlib.suppress(OSError):
-            path.unlink()
-            work.rmdir()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m toolchain.runner_server SOCKET``: serve until SIGTERM/SIGINT."""
+    if len(argv) != 1:
+        print("usage: python -m toolchain.runner_server SOCKET", file=sys.stderr)
+        return 2
+    try:
+        serve(Path(argv[0]))
+    except RunnerError as e:
+        print(f"wasiports runner server: {e.render()}", file=sys.stderr)
+        return e.exit_code
+    return 0
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]))
+    sys.exit(main(sys.argv[1:]))

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import shutil
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import cmd, fetch, paths
+from . import cmd, fetch, locks, paths
 from .debian import AptState
 from .errors import FetchError, SdkError
 from .unpack import unpack
@@ -136,10 +137,13 @@ def _install_packages(packages: list[str], log: Path | None) -> None:
 
 
 def _wrapper(target: str, tool: Path, sysroot: Path) -> str:
+    """A shell script running ``tool`` for ``target`` with ``sysroot``; the paths are quoted for
+    the shell, so spaces or ``$(...)`` in them stay literal."""
+    command = shlex.join([str(tool), f"--target={target}", f"--sysroot={sysroot}"])
     return (
         "#!/bin/sh\n"
         "# Written by wasiports: Debian's LLVM defaults to the host; wasi-sdk's clang to wasm.\n"
-        f'exec "{tool}" --target={target} --sysroot="{sysroot}" "$@"\n'
+        f'exec {command} "$@"\n'
     )
 
 
@@ -188,12 +192,15 @@ def provision(*, log: Path | None = None) -> SdkInfo:
     if value := os.environ.get("WASI_SDK_PATH"):
         info = from_env(value, log)
     else:
-        try:
-            info = from_release(data, log)
-        except FetchError as exc:
-            print(f"sdk: the wasi-sdk release is not reachable ({exc.what}); "
-                  "assembling the equivalent from Debian packages")
-            info = from_debian(data, log)
+        # Checkouts sharing one cache would unpack or assemble the same directory at once (and
+        # from_debian removes its temporary tree first): one at a time; the next finds it made.
+        with locks.exclusive(paths.sdk_dir() / ".lock", what="the WASI SDK in the shared cache"):
+            try:
+                info = from_release(data, log)
+            except FetchError as exc:
+                print(f"sdk: the wasi-sdk release is not reachable ({exc.what}); "
+                      "assembling the equivalent from Debian packages")
+                info = from_debian(data, log)
     print(f"sdk: {info.origin} at {info.path} (clang {info.clang_version})")
     return info
 

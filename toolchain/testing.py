@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import build, expectations, harness, results, runner_server
+from . import build, expectations, fileio, harness, results, runner_server
 from .errors import HarnessError
 from .recipe import Recipe
 from .results import SuiteRun, UnitResult
@@ -71,7 +70,7 @@ def run_tests(recipe: Recipe, *, units: Sequence[str] = (), shard: tuple[int, in
                                 retry_if=lambda unit: expectations.unexpected(unit, expected))
     target = out or results_path(recipe)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(results.to_json(run))
+    fileio.write_text(target, results.to_json(run))
     print(f"test: {recipe.id}: results in {target}")
     return run
 
@@ -103,11 +102,12 @@ def test_task(recipe: Recipe) -> None:
     units to skip), that run is gated again instead of repeated."""
     record = test_dir(recipe) / "inputs.json"
     inputs = _inputs(recipe)
-    if results_path(recipe).is_file() and record.is_file() and json.loads(record.read_text()) == inputs:
+    # fileio: an unreadable record counts as none (run again); it is replaced atomically.
+    if results_path(recipe).is_file() and fileio.read_json(record) == inputs:
         print(f"test: {recipe.id}: the build is unchanged; gating {results_path(recipe)} again")
         run = results.load(results_path(recipe))
     else:
         record.unlink(missing_ok=True)
         run = run_tests(recipe)
-        record.write_text(json.dumps(inputs, indent=2) + "\n")
+        fileio.write_json(record, inputs)
     check(recipe, run)

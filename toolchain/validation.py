@@ -4,6 +4,7 @@ file and the key path and suggest the key that was probably meant."""
 from __future__ import annotations
 
 import difflib
+import json
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,9 +52,26 @@ def known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return []
 
 
+_TOML_KINDS = {bool: "the boolean", int: "the integer", float: "the float", str: "the string",
+               list: "an array", dict: "a table"}
+
+
+def _given(value: Any) -> str:
+    """How the file spelled ``value``, for "should be an integer, not the string "1""."""
+    kind = _TOML_KINDS.get(type(value), type(value).__name__)
+    if isinstance(value, (list, dict)):
+        return kind
+    literal = json.dumps(value) if isinstance(value, (bool, str)) else repr(value)
+    return f"{kind} {literal[:60]}"
+
+
 def describe(error: Any, model: type[BaseModel]) -> str:
     """One pydantic error as ``key.path: problem``."""
     loc = tuple(error["loc"])
+    problem = str(error["msg"]).removeprefix("Value error, ")
+    if loc and loc[-1] == "[key]":  # a table's key failed, e.g. artifact.trees."../x"
+        name = repr(str(loc[-2]))
+        loc, problem = loc[:-2], problem if name in problem else f"key {name}: {problem}"
     key = ".".join(str(p) for p in loc) or "(top level)"
     if error["type"] == "missing":
         return f"{key}: missing"
@@ -62,7 +80,9 @@ def describe(error: Any, model: type[BaseModel]) -> str:
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
         return f"{key}: unknown key{hint}"
-    return f"{key}: {str(error['msg']).removeprefix('Value error, ')}"
+    if str(error["type"]).endswith("_type") and "input" in error:  # strict: no silent coercion
+        return f"{key}: {problem}, not {_given(error['input'])}"
+    return f"{key}: {problem}"
 
 
 def validate(model: type[M], data: Any, *, source: str, hint: str) -> M:

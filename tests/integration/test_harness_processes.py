@@ -155,7 +155,7 @@ def test_real_units_end_as_one_result_each_and_leave_nothing_running(tmp_path: P
         assert live_group_members(pid) == [], pid
     assert bg.is_file() and not alive(int(bg.read_text()))
     scratch = tmp_path / "work" / "scratch"
-    assert (scratch / "hang" / "attempt-1" / "output.log").is_file()  # kept: a bad unit
+    assert (scratch / "hang" / "attempt-1.log").is_file()  # kept: a bad unit
     assert not (scratch / "pass.wasm").exists()  # good units are cleaned up
 
 
@@ -175,12 +175,16 @@ def test_retry_with_real_processes_marks_flaky(tmp_path: Path) -> None:
 
 
 HARNESS_SCRIPT = """
+import signal
 import sys
 from pathlib import Path
 from toolchain import harness
 from toolchain.results import Outcome, UnitResult
 
 work = Path(sys.argv[1])
+# The SIGINT disposition the harness starts with, set here rather than inherited from whatever
+# started pytest (a background job of a non-interactive shell inherits SIGINT ignored).
+signal.signal(signal.SIGINT, signal.SIG_IGN if sys.argv[2] == "ignored" else signal.default_int_handler)
 
 class Sleepers:
     suite = "sleepers-1"
@@ -204,8 +208,11 @@ except harness.Interrupted as e:
 """
 
 
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_terminated_harness_kills_its_units(tmp_path: Path, signum: int) -> None:
+def test_a_terminated_harness_kills_its_units(tmp_path: Path, signum: int, inherited: str) -> None:
+    """SIGINT and SIGTERM stop a run and its units, even when SIGINT was inherited as ignored
+    (the harness's deliberate choice: a test run must be cancellable, e.g. by a CI service)."""
     script = tmp_path / "harness_main.py"
     script.write_text(textwrap.dedent(HARNESS_SCRIPT))
     work = tmp_path / "work"
@@ -213,7 +220,8 @@ def test_a_terminated_harness_kills_its_units(tmp_path: Path, signum: int) -> No
     pids_file = work / "pids"
     pids: list[int] = []
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(work)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, str(script), str(work), inherited], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip
     try:

@@ -66,4 +66,6 @@ def test_exit_statuses() -> None:
     assert unit_outcome("test_x", 4, "", []) == (Outcome.SKIP, "regrtest: no tests ran")
     crash = unit_outcome("test_x", 134, "wasiports run: python3.13.wasm: wasm trap: call stack exhausted\n", [])
     assert crash == (Outcome.CRASH, "wasm trap: call stack exhausted")
-    assert unit_outcome("test_x", 124, "", [])[0] == Outcome.TIMEOUT
+    timed_out = "wasiports run: python3.13.wasm: timed out after 900 s\n"
+    assert unit_outcome("test_x", 124, timed_out, [])[0] == Outcome.TIMEOUT
+    assert unit_outcome("test_x", 124, "", [])[0] == Outcome.FAIL  # the guest's own exit(124)

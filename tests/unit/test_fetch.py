@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import http.server
+import os
 import threading
 import time
 from collections import Counter
@@ -437,3 +439,122 @@ def test_progress_bar_only_on_a_terminal_outside_ci(monkeypatch: pytest.MonkeyPa
     assert fetch_mod._progress_enabled()
     monkeypatch.setenv("CI", "true")
     assert not fetch_mod._progress_enabled()
+
+
+# --- every origin named; provenance; stale part files; the cheap re-check ------------------------
+
+
+def test_checksum_error_names_every_origin_tried(server: Server, dest: Path, tmp_path: Path) -> None:
+    other = b"another wrong file\n"
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / NAME).write_bytes(other)
+    origins = _up(server, f"bad/{NAME}", f"404/9/{NAME}") + [
+        Origin("mirror", (tmp_path / "mirror" / NAME).as_uri())
+    ]
+    with pytest.raises(ChecksumError) as info:
+        fetch(NAME, GOOD_SHA, origins, dest_dir=dest)
+    message = str(info.value)
+    for origin in origins:
+        assert origin.url in message
+    assert f"checksum mismatch (got {BAD_SHA})" in message
+    assert f"checksum mismatch (got {hashlib.sha256(other).hexdigest()})" in message
+    assert "HTTP 404" in message
+    assert len(info.value.tried) == 3
+    assert _files(dest) == []
+
+
+def test_cached_file_with_wrong_hash_loses_its_provenance_too(server: Server, dest: Path) -> None:
+    fetch(NAME, GOOD_SHA, _up(server, f"good/{NAME}"), dest_dir=dest)
+    note = dest / f".{NAME}.origin.json"
+    assert note.is_file()
+    (dest / NAME).write_bytes(BAD)
+    with pytest.raises(FetchError):
+        fetch(NAME, GOOD_SHA, _up(server, f"404/9/{NAME}"), dest_dir=dest)
+    assert not (dest / NAME).exists()
+    assert not note.exists()  # it described a file that is gone
+
+
+def _part(dest: Path, suffix: str, age: float) -> Path:
+    part = dest / f".{NAME}.part-{suffix}"
+    part.write_bytes(b"half a download")
+    when = time.time() - age
+    os.utime(part, (when, when))
+    return part
+
+
+def test_stale_part_files_are_removed_on_the_next_fetch(server: Server, dest: Path) -> None:
+    dest.mkdir()
+    dead = _part(dest, "dead", age=3600)
+    fresh = _part(dest, "fresh", age=0)  # might be a download that has not locked it yet
+    live = _part(dest, "live", age=3600)  # a stalled but live download: it holds the lock
+    other = dest / ".other.tar.gz.part-dead"
+    other.write_bytes(b"not this file's")
+    os.utime(other, (0, 0))
+    with open(live, "rb") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        fetch(NAME, GOOD_SHA, _up(server, f"good/{NAME}"), dest_dir=dest)
+    assert not dead.exists()
+    assert fresh.exists() and live.exists() and other.exists()
+    assert (dest / NAME).read_bytes() == GOOD
+
+
+def test_part_file_is_locked_while_it_is_written(
+    server: Server, dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    real_write = fetch_mod._Sink.write
+
+    def write(self: fetch_mod._Sink, chunk: bytes) -> None:
+        if not seen:
+            (part,) = dest.glob(f".{NAME}.part-*")
+            with open(part, "rb") as f:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    seen.append(False)
+                except BlockingIOError:
+                    seen.append(True)
+        real_write(self, chunk)
+
+    monkeypatch.setattr(fetch_mod._Sink, "write", write)
+    fetch(NAME, GOOD_SHA, _up(server, f"good/{NAME}"), dest_dir=dest)
+    assert seen == [True]
+
+
+def test_still_verified_is_cheap_until_the_file_changes(
+    server: Server, dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = fetch(NAME, GOOD_SHA, _up(server, f"good/{NAME}"), dest_dir=dest).path
+    hashed: list[Path] = []
+    real_sha = fetch_mod.sha256_of
+    monkeypatch.setattr(fetch_mod, "sha256_of", lambda p: hashed.append(p) or real_sha(p))
+
+    assert fetch_mod.still_verified(path, GOOD_SHA)
+    assert hashed == []  # the stamp recorded at download vouches for it
+    assert not fetch_mod.still_verified(path, BAD_SHA)  # another pin: hashed, no match
+
+    hashed.clear()
+    time.sleep(0.05)  # past the file system's timestamp granularity (a clock tick)
+    damaged = bytearray(GOOD)
+    damaged[100] ^= 1
+    path.write_bytes(bytes(damaged))  # same size, other bytes
+    assert not fetch_mod.still_verified(path, GOOD_SHA)
+    assert hashed == [path]
+
+    path.write_bytes(GOOD)  # put right again: hashed once, then cheap again
+    assert fetch_mod.still_verified(path, GOOD_SHA)
+    hashed.clear()
+    assert fetch_mod.still_verified(path, GOOD_SHA)
+    assert hashed == []
+    assert fetch(NAME, GOOD_SHA, [], dest_dir=dest).downloaded_from == Origin(
+        "upstream", server.url(f"good/{NAME}"))  # re-stamping kept who served it
+
+    path.unlink()
+    assert not fetch_mod.still_verified(path, GOOD_SHA)
+
+
+def test_still_verified_without_a_note_hashes(tmp_path: Path) -> None:
+    path = tmp_path / NAME
+    path.write_bytes(GOOD)
+    assert fetch_mod.still_verified(path, GOOD_SHA)
+    assert (tmp_path / f".{NAME}.origin.json").is_file()  # the stamp for next time
+    assert not fetch_mod.still_verified(path, BAD_SHA)

@@ -85,7 +85,7 @@ class FakeExecutor:
         with self.lock:
             attempt = self.calls.count(unit)
             self.calls.append(unit)
-        (scratch / "output.log").write_text(f"{unit} attempt {attempt + 1}\n")
+        harness.log_path(scratch).write_text(f"{unit} attempt {attempt + 1}\n")
         if self.on_execute is not None:
             self.on_execute(command, scratch)
         plays = self.script.get(unit, [done(0)])
@@ -153,7 +153,9 @@ def test_exit_outcome_follows_the_runner_conventions() -> None:
     trap_output = "wasiports run: t.wasm: wasm trap: wasm `unreachable` instruction executed\n"
     assert harness.exit_outcome(0) == (Outcome.PASS, "")
     assert harness.exit_outcome(1) == (Outcome.FAIL, "exit status 1")
-    assert harness.exit_outcome(124)[0] == Outcome.TIMEOUT
+    timeout_output = "wasiports run: t.wasm: timed out after 2 s\n"
+    assert harness.exit_outcome(124, timeout_output) == (Outcome.TIMEOUT, "timed out after 2 s")
+    assert harness.exit_outcome(124) == (Outcome.FAIL, "exit status 124")  # the guest's exit(124)
     assert harness.exit_outcome(134, trap_output) == (
         Outcome.CRASH,
         "wasm trap: wasm `unreachable` instruction executed",
@@ -342,20 +344,21 @@ def test_scratch_dirs_are_fresh_and_kept_only_for_bad_attempts(tmp_path: Path) -
     script = {"test_flaky": [done(1), done(0)], "test_bad": [done(1)]}
     executor = FakeExecutor(script, on_execute=look)
     run(FakeAdapter(["test_ok", "test_flaky", "test_bad", "ext/odd name"]), executor, tmp_path)
-    assert all(files == ["output.log"] for _, files in seen)  # fresh: nothing stale
+    assert all(files == [] for _, files in seen)  # fresh: nothing stale
     scratch = tmp_path / "work" / "scratch"
     kept = sorted(str(p.relative_to(scratch)) for p in scratch.glob("*/*"))
     assert kept == [
-        "test_bad/attempt-1", "test_bad/attempt-2", "test_flaky/attempt-1",
+        "test_bad/attempt-1", "test_bad/attempt-1.log", "test_bad/attempt-2",
+        "test_bad/attempt-2.log", "test_flaky/attempt-1", "test_flaky/attempt-1.log",
     ]  # fmt: skip
-    first_try = scratch / "test_flaky" / "attempt-1" / "output.log"
+    first_try = scratch / "test_flaky" / "attempt-1.log"
     assert first_try.read_text() == "test_flaky attempt 1\n"
     assert {p.parent.parent.name for p, _ in seen} == {"scratch"}
 
 
 def test_keep_scratch_keeps_everything(tmp_path: Path) -> None:
     run(FakeAdapter(["a"]), FakeExecutor(), tmp_path, keep_scratch=True)
-    assert (tmp_path / "work" / "scratch" / "a" / "attempt-1" / "output.log").is_file()
+    assert (tmp_path / "work" / "scratch" / "a" / "attempt-1.log").is_file()
 
 
 def test_skipped_units_are_not_run(tmp_path: Path) -> None:

@@ -1,28 +1,44 @@
-"""The launcher template: mounts, wasm options and the wall-clock limit reach the runner."""
+"""The launcher template: mounts, wasm options and the wall-clock limit reach the runner; the
+build machine's paths are quoted for the shell; the runner's arguments are never re-split.
+
+(Executing launchers needs processes: tests/integration/test_launcher_processes.py.)"""
 
 from __future__ import annotations
 
-from toolchain import dist, paths, recipe
-from toolchain.render import render_file
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+
+from toolchain import build, dist, paths, recipe, sdk
+
+ODD = "/build dir/$(touch pwned)/it's"
+"""A build-machine directory with a space, a command substitution and a quote."""
 
 
-def render(r: recipe.Recipe, name: str, module: str) -> str:
-    assert r.artifact is not None
-    ctx = {"recipe": r, "artifact": r.artifact, "runner": "/venv/bin/python3 -m toolchain.runner run",
-           "runner_client": "/src/toolchain/runner_client.py",
-           "launch": {"name": name, "module": module}}
-    return render_file(r.template_path(r.artifact.launcher_template), ctx, where="test")
+def render(r: recipe.Recipe, name: str, module: str, *, root: str = "") -> str:
+    python = f"{root}/venv/bin/python3"
+    ctx = {"recipe": r, "runner": shlex.join([python, "-m", "toolchain.runner", "run"]),
+           "runner_client": f"{root}/src/toolchain/runner_client.py"}
+    return dist.render_launcher(r, ctx, name, module)
+
+
+def php() -> recipe.Recipe:
+    return recipe.load(paths.RECIPES / "php" / "8.2.32.toml")
 
 
 def test_php_launchers_enable_exceptions_and_map_the_ini() -> None:
-    r = recipe.load(paths.RECIPES / "php" / "8.2.32.toml")
+    r = php()
     assert dist.launches(r) == {"php": "php.wasm", "php-cgi": "php-cgi.wasm"}
     text = render(r, "php-cgi", "php-cgi.wasm")
-    assert "--wasm exceptions=y" in text
-    assert '--dir "$here/etc::/usr/local/etc"' in text
-    assert '--argv0 php-cgi' in text and '"$here/php-cgi.wasm" "$@"' in text
-    assert "${WASIPORTS_TIMEOUT:+--timeout $WASIPORTS_TIMEOUT}" in text
-    assert 'runner="/venv/bin/python3 -I -S /src/toolchain/runner_client.py $WASIPORTS_RUNNER_SOCKET"' in text
+    assert "  --wasm exceptions=y \\\n" in text
+    assert '  "$ro" "$here/etc::/usr/local/etc" \\\n' in text
+    assert "  --argv0 php-cgi \\\n" in text and '  "$here/php-cgi.wasm" "$@"\n' in text
+    assert 'then set -- --timeout "$WASIPORTS_TIMEOUT" "$@"; fi' in text
+    assert ('exec "$python" -I -S /src/toolchain/runner_client.py "$WASIPORTS_RUNNER_SOCKET" "$@"'
+            in text)
+    assert "for name in GATEWAY_INTERFACE SERVER_SOFTWARE" in text  # php-cgi's request variables
 
 
 def test_python_launcher_has_no_wasm_options() -> None:
@@ -30,4 +46,80 @@ def test_python_launcher_has_no_wasm_options() -> None:
     assert dist.launches(r) == {"python": "python.wasm"}
     text = render(r, "python", "python.wasm")
     assert "exceptions" not in text
-    assert '--dir "$here/lib::/usr/local/lib"' in text
+    assert '"$ro" "$here/lib::/usr/local/lib"' in text
+
+
+def test_build_machine_paths_are_single_quoted() -> None:
+    text = render(php(), "php", "php.wasm", root=ODD)
+    runner = shlex.join([f"{ODD}/venv/bin/python3", "-m", "toolchain.runner", "run"])
+    client = shlex.quote(f"{ODD}/src/toolchain/runner_client.py")
+    fallback = shlex.quote(runner)
+    assert runner.startswith("'") and client.startswith("'")
+    # the runner command line arrives quoted (build.runner_command) and is used as it is
+    assert f"\npython=$(first_word {runner})\n" in text
+    assert f'  ours) exec {runner} "$@" ;;\n' in text
+    assert f'exec "$python" -I -S {client} "$WASIPORTS_RUNNER_SOCKET" "$@"' in text
+    assert f"WASIPORTS_RUNNER_FALLBACK={fallback};" in text
+    # the odd directory appears nowhere but in those quoted words
+    unquoted = text.replace(fallback, "").replace(runner, "").replace(client, "")
+    assert "build dir" not in unquoted and "$(touch" not in unquoted
+
+
+def test_the_runner_command_is_a_quoted_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # what the launcher template relies on: build.runner_command() is shell-quoted
+    monkeypatch.setattr(sys, "prefix", f"{ODD}/no venv")
+    monkeypatch.setattr(sys, "executable", f"{ODD}/bin/python3")
+    assert shlex.split(build.runner_command()) == [
+        f"{ODD}/bin/python3", "-m", "toolchain.runner", "run",
+    ]  # fmt: skip
+
+
+def test_names_and_guest_values_are_quoted_only_as_needed() -> None:
+    r = php().model_copy(deep=True)
+    assert r.artifact is not None
+    r.artifact.guest_env["NOTE"] = 'say "hi" `x` \\ $HOME'
+    r.artifact.wasm_options["odd key"] = "a'b"
+    text = render(r, "php-cgi", "php-cgi.wasm")
+    assert "  --argv0 php-cgi \\\n" in text  # a plain word stays bare
+    assert '  --env "NOTE=say \\"hi\\" \\`x\\` \\\\ $HOME" \\\n' in text
+    odd = shlex.quote("odd key=a'b")
+    assert f"  --wasm {odd} \\\n" in text
+
+
+def test_run_time_values_are_not_split_into_words() -> None:
+    text = render(php(), "php", "php.wasm")
+    assert "$runner" not in text and "limit=" not in text
+    # the only unquoted expansion: a runner command line the user gave, split on purpose
+    assert "    set -f\n" in text and "    exec $WASIPORTS_RUNNER \"$@\" ;;\n" in text
+    assert text.count("$WASIPORTS_RUNNER_SOCKET") == text.count('"$WASIPORTS_RUNNER_SOCKET"')
+    assert '--dir "$PWD::/" --dir "$PWD::$PWD"' in text
+
+
+def test_guest_env_values_keep_their_intended_expansion() -> None:
+    # recipes/php: guest_env PWD = "$PWD", expanded by the launcher's shell
+    assert '  --env "PWD=$PWD" \\\n' in render(php(), "php", "php.wasm")
+
+
+def test_read_only_mounts_only_for_our_runner() -> None:
+    text = render(php(), "php", "php.wasm")
+    assert "case $kind in given|wasmtime) ro=--dir ;; *) ro=--dir-ro ;; esac" in text
+
+
+def test_a_symlinked_launcher_finds_its_files() -> None:
+    text = render(php(), "php", "php.wasm")
+    assert 'self=$(readlink -f -- "$0" 2>/dev/null) || self=$0' in text
+    assert 'here=$(CDPATH= cd -- "$(dirname -- "$self")" && pwd) || exit 127' in text
+    assert 'if [ ! -f "$here/php.wasm" ]; then' in text
+
+
+# --- the SDK's generated wrappers ---------------------------------------------------------------
+
+
+def test_sdk_wrappers_quote_their_paths() -> None:
+    text = sdk._wrapper("wasm32-wasi", Path(ODD) / "clang", Path(ODD) / "share" / "wasi-sysroot")
+    command = shlex.join([f"{ODD}/clang", "--target=wasm32-wasi",
+                          f"--sysroot={ODD}/share/wasi-sysroot"])
+    assert text.splitlines()[-1] == f'exec {command} "$@"'
+    assert shlex.split(text.splitlines()[-1])[1:4] == [
+        f"{ODD}/clang", "--target=wasm32-wasi", f"--sysroot={ODD}/share/wasi-sysroot",
+    ]  # fmt: skip

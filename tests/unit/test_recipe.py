@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -170,3 +171,99 @@ def test_variant_removing_an_unknown_argument_is_named(tmp_path: Path, good: dic
     good["variants"] = {"tiny": {"summary": "less", "configure_remove": ["--with-nothing"]}}
     with pytest.raises(RecipeError, match=r"variants.tiny.configure_remove: '--with-nothing' is not in build.configure"):
         recipe.load(write(tmp_path, good)).with_variant("tiny")
+
+
+# --- strict types, numbers and names (hardening: defect 10) -------------------------------------
+
+def first_line(tmp_path: Path, data: dict) -> str:
+    with pytest.raises(RecipeError) as info:
+        recipe.load(write(tmp_path, data))
+    return str(info.value).splitlines()[0].split("3.13.5.toml: ", 1)[1]
+
+
+def test_negative_strip_components_is_refused_at_load(tmp_path: Path, good: dict) -> None:
+    good["source"]["strip_components"] = -1
+    assert first_line(tmp_path, good) == \
+        "source.strip_components: Input should be greater than or equal to 0"
+
+
+@pytest.mark.parametrize(("section", "key", "value", "message"), [
+    ("source", "strip_components", "1", 'Input should be a valid integer, not the string "1"'),
+    ("source", "strip_components", True, "Input should be a valid integer, not the boolean true"),
+    ("source", "strip_components", 1.0, "Input should be a valid integer, not the float 1.0"),
+    ("build", "in_tree", 1, "Input should be a valid boolean, not the integer 1"),
+    ("build", "jobs", "4", 'Input should be a valid integer, not the string "4"'),
+    ("test", "unit_timeout", "900", 'Input should be a valid number, not the string "900"'),
+])
+def test_toml_values_are_not_coerced(tmp_path: Path, good: dict, section: str, key: str,
+                                     value: object, message: str) -> None:
+    good[section][key] = value
+    assert first_line(tmp_path, good) == f"{section}.{key}: {message}"
+
+
+PLAIN = "is not a plain file name (no '/', '\\', NUL, '.' or '..')"
+INSIDE = "is not a relative path inside its directory (no leading '/', no '..', no '\\' or NUL)"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d: d["source"].__setitem__("archive", "../../etc/passwd"),
+     f"source.archive: '../../etc/passwd' {PLAIN}"),
+    (lambda d: d["source"].__setitem__("archive", "..\\x.tar.xz"), f"source.archive: '..\\\\x.tar.xz' {PLAIN}"),
+    (lambda d: d["source"].__setitem__("archive", "a\0b"), f"source.archive: 'a\\x00b' {PLAIN}"),
+    (lambda d: d["source"]["debian"].__setitem__("file", ".."), f"source.debian.file: '..' {PLAIN}"),
+    (lambda d: d["source"]["debian"].__setitem__("file", "."), f"source.debian.file: '.' {PLAIN}"),
+    (lambda d: d["artifact"].__setitem__("module_name", "bin/python.wasm"),
+     f"artifact.module_name: 'bin/python.wasm' {PLAIN}"),
+    (lambda d: d["artifact"].__setitem__("extra_modules", {"../x.wasm": "usr/bin/x"}),
+     f"artifact.extra_modules: '../x.wasm' {PLAIN}"),
+    (lambda d: d["artifact"]["trees"].__setitem__("/abs", "usr/local/lib"), f"artifact.trees: '/abs' {INSIDE}"),
+    (lambda d: d["build"].__setitem__("files", {"lib/../../../x.pc": "x.j2"}),
+     f"build.files: 'lib/../../../x.pc' {INSIDE}"),
+    (lambda d: d["test"].__setitem__("expectations", "../../elsewhere.toml"),
+     f"test.expectations: '../../elsewhere.toml' {INSIDE}"),
+    (lambda d: d.__setitem__("variants", {"Big/One": {"summary": "a variant"}}),
+     "variants: key 'Big/One': String should match pattern '^[a-z0-9][a-z0-9.+_-]*$'"),
+])
+def test_file_names_and_paths_are_checked_at_load(tmp_path: Path, good: dict, change: object,
+                                                   message: str) -> None:
+    change(good)  # type: ignore[operator]
+    assert first_line(tmp_path, good) == message
+
+
+def test_every_recipe_id_is_a_slug_the_results_accept() -> None:
+    from toolchain import results
+
+    assert recipe.SLUG == results.SUITE_PATTERN
+    for r in recipe.discover():
+        assert re.match(recipe.SLUG, r.id), r.id
+
+
+# --- test.max_memory ----------------------------------------------------------------------------
+
+def test_max_memory_defaults_to_two_gib() -> None:
+    assert recipe.load(PYTHON).test.max_memory == 2147483648 == 2 * 1024**3
+    assert recipe.Test().max_memory == 2147483648
+
+
+def test_max_memory_is_read_from_the_recipe(tmp_path: Path, good: dict) -> None:
+    good["test"]["max_memory"] = 512 * 1024 * 1024
+    assert recipe.load(write(tmp_path, good)).test.max_memory == 536870912
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (0, "Input should be greater than or equal to 1"),
+    (-1, "Input should be greater than or equal to 1"),
+    ("2G", 'Input should be a valid integer, not the string "2G"'),
+    (1.5e9, "Input should be a valid integer, not the float 1500000000.0"),
+])
+def test_max_memory_must_be_a_positive_integer(tmp_path: Path, good: dict, value: object,
+                                               message: str) -> None:
+    good["test"]["max_memory"] = value
+    assert first_line(tmp_path, good) == f"test.max_memory: {message}"
+
+
+@pytest.mark.parametrize(("key", "value"), [("variant", "../../x"), ("path", "/etc")])
+def test_fields_the_loader_sets_cannot_come_from_the_file(tmp_path: Path, good: dict, key: str,
+                                                          value: str) -> None:
+    good[key] = value
+    assert first_line(tmp_path, good) == f"{key}: unknown key"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
@@ -95,3 +96,138 @@ def test_markdown_is_not_html_escaped(env: Path) -> None:
     assert "| 1 | No module named '_socket' & <more> |" in md
     page = (env / "dist" / "report" / f"{PYTHON.id}.html").read_text()
     assert "&#39;_socket&#39; &amp; &lt;more&gt;" in page
+
+
+# --- bad inputs (hardening: defect 8) -----------------------------------------------------------
+
+@pytest.mark.parametrize("broken", [
+    lambda text: text[: len(text) // 2],  # truncated: a crash while it was written
+    lambda text: "",
+    lambda text: "[1, 2]",
+    lambda text: json.dumps({"report_version": 1, "suites": [{"suite": "x", "rows": "many"}]}),
+    lambda text: json.dumps({"report_version": 7, "suites": []}),
+    lambda text: b"\xff\xfe{ not UTF-8",
+])
+def test_a_bad_previous_report_is_named_and_the_diff_left_out(
+        env: Path, capsys: pytest.CaptureFixture[str], broken: object) -> None:
+    save(a_run(unit("test_a", Outcome.PASS)))
+    report.write([PYTHON])
+    previous = env / "dist" / "report" / "report.json"
+    damaged = broken(previous.read_text())  # type: ignore[operator]
+    previous.write_bytes(damaged if isinstance(damaged, bytes) else damaged.encode())
+    capsys.readouterr()
+    data = report.write([PYTHON])
+    assert data["diff"] == {}
+    err = capsys.readouterr().err
+    assert f"report: warning: previous report {previous} not used, the diff is left out" in err
+    assert "  why: " in err
+    assert json.loads(previous.read_text())["suites"][0]["suite"] == PYTHON.id  # rewritten whole
+
+
+def test_a_missing_previous_report_named_by_the_user_is_reported(
+        env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    save(a_run(unit("test_a", Outcome.PASS)))
+    report.write([PYTHON], previous=env / "nope.json")
+    assert f"previous report {env / 'nope.json'} not used" in capsys.readouterr().err
+
+
+def test_report_files_are_replaced_whole_or_not_at_all(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    save(a_run(unit("test_a", Outcome.PASS)))
+    report.write([PYTHON])
+    out = env / "dist" / "report"
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert len(before) == 8  # json, md, index, page, junit, 3 assets
+
+    def disk_full(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    save(a_run(unit("test_a", Outcome.FAIL), unit("test_b", Outcome.PASS)))
+    monkeypatch.setattr(os, "replace", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        report.write([PYTHON])
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before  # no file half-written, no temporary file left behind
+
+
+def test_a_suite_that_is_no_recipe_id_writes_nothing(env: Path) -> None:
+    target = testing.results_path(PYTHON)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    empty = a_run().model_dump(mode="json")
+    empty["suite"] = "../../../escaped"
+    target.write_text(json.dumps(empty))
+    with pytest.raises(results.HarnessError) as info:
+        report.write([PYTHON])
+    assert str(target) in info.value.what and "suite: String should match pattern" in info.value.why
+    assert not list(env.rglob("escaped*"))
+
+
+def test_a_results_file_of_another_recipe_is_refused(env: Path) -> None:
+    other = a_run().model_copy(update={"suite": "php-8.2.32"})
+    target = testing.results_path(PYTHON)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(results.to_json(other))
+    with pytest.raises(results.HarnessError) as info:
+        report.write([PYTHON])
+    assert info.value.what == f"{target}: suite 'php-8.2.32' is not the recipe id '{PYTHON.id}'"
+    assert not (env / "dist" / "report" / "php-8.2.32.html").exists()
+
+
+NASTY = "boom \x1b[31mred\x1b[0m\x00 bell\x07 \x0b\x0c del\x7f \ufffe end"
+CLEAN = "boom [31mred[0m bell  del\x7f  end"
+
+
+def save_raw(run: SuiteRun, **replace: str) -> None:
+    """Save ``run`` with placeholders replaced by raw JSON (lone surrogates cannot be dumped)."""
+    text = results.to_json(run)
+    for placeholder, raw in replace.items():
+        text = text.replace(placeholder, raw)
+    target = testing.results_path(PYTHON)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+
+
+def test_control_characters_give_well_formed_junit_html_and_markdown(env: Path) -> None:
+    cases = (CaseResult(id="t.fail\x01", outcome=Outcome.FAIL, message=NASTY),
+             CaseResult(id="t.skip", outcome=Outcome.SKIP, message="skipped\x08 here"))
+    save(a_run(unit("test_ctl\x02", Outcome.FAIL, cases), unit("test_crash", Outcome.CRASH, reason=NASTY),
+               unit("test_skip", Outcome.SKIP, reason=NASTY)))
+    report.write([PYTHON])
+    out = env / "dist" / "report"
+    root = ET.parse(out / "junit" / f"{PYTHON.id}.xml").getroot()  # well-formed, or this raises
+    assert root.find(".//testcase[@name='t.fail']/failure").get("message") == CLEAN
+    assert root.find(".//testsuite[@name='test_crash']/testcase/error").get("message") == CLEAN
+    assert root.find(".//testcase[@name='t.skip']/skipped").get("message") == "skipped here"
+    assert root.find("testsuite").get("name") == "test_ctl"
+    for name in (f"{PYTHON.id}.html", "index.html", "report.md"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert not any(c in text for c in "\x00\x01\x02\x07\x08\x0b\x0c\x1b\ufffe"), name
+    assert f"| 1 | {CLEAN} |" in (out / "report.md").read_text()
+    assert "boom [31mred[0m bell" in (out / f"{PYTHON.id}.html").read_text()
+
+
+def test_lone_surrogates_from_a_results_file_are_dropped(env: Path) -> None:
+    """JSON may spell a lone surrogate (``\\ud800``); it cannot be written as UTF-8."""
+    cases = (CaseResult(id="t.fail", outcome=Outcome.FAIL, message="SURROGATE"),)
+    save_raw(a_run(unit("test_a", Outcome.FAIL, cases), unit("test_skip", Outcome.SKIP, reason="SURROGATE")),
+             SURROGATE="lone \\ud800 surrogate")
+    report.write([PYTHON])
+    out = env / "dist" / "report"
+    root = ET.parse(out / "junit" / f"{PYTHON.id}.xml").getroot()
+    assert root.find(".//testcase[@name='t.fail']/failure").get("message") == "lone  surrogate"
+    assert "| 1 | lone  surrogate |" in (out / "report.md").read_text(encoding="utf-8")
+    assert "lone  surrogate" in (out / f"{PYTHON.id}.html").read_text(encoding="utf-8")
+
+
+def test_markdown_values_stay_on_their_line(env: Path) -> None:
+    save(a_run(unit("test_a", Outcome.SKIP, reason="first line\nsecond | line\r\nthird"),
+               unit("test_b", Outcome.FAIL, reason="x")))
+    report.write([PYTHON])
+    md = (env / "dist" / "report" / "report.md").read_text()
+    assert "| 1 | first line second \\| line third |" in md
+
+
+def test_xml_text_keeps_what_xml_allows() -> None:
+    allowed = "tab\tnl\ncr\r ü € 𝄞 \ud7ff \ue000 \ufffd"
+    assert report.xml_text(allowed) == allowed
+    assert report.xml_text("".join(map(chr, range(32)))) == "\t\n\r"
+    assert report.xml_text("a\ud800b\udfffc\ufffe\uffff") == "abc"

@@ -195,3 +195,22 @@ def test_host_info_describes_this_machine() -> None:
     host = results.host_info()
     assert host.cpus >= 1 and host.python and host.machine
     assert host.wasmtime.startswith("50.")
+
+
+@pytest.mark.parametrize("suite", ["../../x", "a/b", "..", ".hidden", "Python-3.13.5", "x\\y", "", "a b"])
+def test_suite_must_be_a_recipe_id_slug(suite: str) -> None:
+    document = json.loads(results.to_json(sample_run()))
+    document["suite"] = suite
+    for u in document["units"]:
+        u["suite"] = suite
+    with pytest.raises(HarnessError) as info:
+        results.loads(json.dumps(document), source="r.json")
+    assert "r.json: invalid results document" in info.value.what
+    assert "suite: String should match pattern '^[a-z0-9][a-z0-9.+_-]*$'" in info.value.why
+    validator = jsonschema.Draft202012Validator(json.loads(results.SCHEMA_FILE.read_text()))
+    assert not validator.is_valid(document)
+
+
+@pytest.mark.parametrize("suite", ["python-3.13.5", "php-8.2.32-slim", "util-linux-2.41.5", "s"])
+def test_recipe_ids_are_valid_suites(suite: str) -> None:
+    assert SuiteRun(suite=suite, started=T0, finished=T1, host=HOST).suite == suite

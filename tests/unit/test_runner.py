@@ -12,7 +12,7 @@ import wasmtime
 
 from toolchain import runner
 from toolchain.errors import RunnerError
-from toolchain.runner import RunResult, RunSpec
+from toolchain.runner import Preopen, RunResult, RunSpec
 
 WASI = "wasi_snapshot_preview1"
 IMPORTS = f"""
@@ -342,7 +342,8 @@ def test_missing_or_invalid_module_is_a_runner_error(tmp_path: Path) -> None:
         runner.run(RunSpec(unknown_import))
 
 
-def test_second_run_uses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def count_compiles(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The modules the runner compiles from now on (cache misses), in order."""
     compiles: list[Path] = []
     real_compile = runner._compile
 
@@ -351,6 +352,11 @@ def test_second_run_uses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         return real_compile(engine, module)
 
     monkeypatch.setattr(runner, "_compile", counting)
+    return compiles
+
+
+def test_second_run_uses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    compiles = count_compiles(monkeypatch)
     spec = RunSpec(exit_module(tmp_path, 3))
     assert runner.run(spec).exit_code == 3
     cached = runner.cache_path(spec)
@@ -419,7 +425,10 @@ def test_parse_wasmtime_shaped_command_line(
     ])  # fmt: skip
     assert spec.module == Path("python.wasm")
     assert spec.args == ("-c", "pass", "--dir", "x")
-    assert spec.dirs == (("/src", "/"), ("/tmp", "/tmp"), ("/host/lib", "/lib"))
+    assert spec.dirs == (
+        Preopen("/src", "/"), Preopen("/tmp", "/tmp"), Preopen("/host/lib", "/lib")
+    )
+    assert not any(d.read_only for d in spec.dirs)
     assert spec.env == {"PYTHONPATH": "/Lib:/build", "FROM_HOST": "h"}
     assert spec.stack_size == 8 * 1024 * 1024
     assert not spec.inherit_env and spec.timeout is None and spec.memory_limit is None
@@ -493,3 +502,4 @@ def test_main_usage_and_load_errors(tmp_path: Path, capfd: pytest.CaptureFixture
     assert "not found" in capfd.readouterr().err
     assert runner.main(["run", "--help"]) == 0
     assert capfd.readouterr().out.startswith("usage: wasiports run")
+

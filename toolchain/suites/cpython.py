@@ -44,6 +44,7 @@ class RegrtestAdapter:
             raise HarnessError(f"{recipe.id}: no installed module at {self.module}",
                                hint=f"run `doit install:{recipe.id}` first")
         self.timeout = recipe.test.unit_timeout
+        self.max_memory = recipe.test.max_memory  # the guest's memories and tables, in bytes
         self.args = list(recipe.test.args)
 
     @property
@@ -60,7 +61,7 @@ class RegrtestAdapter:
         self._root(scratch)
         return [
             *shlex.split(build.runner_command()),
-            "--timeout", str(self.timeout),
+            "--timeout", str(self.timeout), "--max-memory", str(self.max_memory),
             "--dir", f"{scratch}::/", "--dir", f"{self.lib}::{self.guest_lib}",
             "--env", "TMPDIR=/tmp", "--env", "HOME=/tmp", "--env", "PYTHONHASHSEED=0",
             "--argv0", "python3", str(self.module), *args,

@@ -6,13 +6,19 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from ..capture import read_guest_file
+
 
 def testcases(path: Path) -> list[ET.Element]:
-    """The ``<testcase>`` elements of ``path``; none when it is missing or cut short."""
-    if not path.is_file():
+    """The ``<testcase>`` elements of ``path``; none when it is missing or cut short.
+
+    The file may be the guest's work (regrtest writes its own), so it is read without following
+    a symlink and only if it is a regular file (:func:`toolchain.capture.read_guest_file`)."""
+    data = read_guest_file(path)
+    if data is None:
         return []
     try:
-        root = ET.parse(path).getroot()
+        root = ET.fromstring(data)
     except ET.ParseError:
         return []
     return list(root.iter("testcase"))

@@ -4,8 +4,15 @@ run-tests.php is PHP code that starts the PHP under test once or twice per ``.ph
 then the test): it cannot run inside WASI (no processes), so the host's PHP runs it with ``-p``
 pointing at the packaged launcher, which starts ``php.wasm`` under the runner. Units are the
 directories of ``.phpt`` files (large ones cut into chunks of ``CHUNK`` tests, named
-``Zend/tests:3``); per-test results come from run-tests' JUnit file. Tests run inside the patched
-source tree, which is the launcher's working directory (and so the guest's ``/``).
+``Zend/tests:3``); per-test results come from run-tests' JUnit file.
+
+Each unit runs in its own tree (:mod:`toolchain.unittree`, ``SCRATCH/tree``): the unit's test
+directory and ``tmp/`` copied, the rest hard links to the patched source tree. It is the
+launcher's working directory, and so the guest's ``/``. The host's run-tests.php writes its
+``.php``/``.out``/``.diff`` files into that tree, where a guest may have left symlinks: it runs
+with ``open_basedir`` limited to the tree, its JUnit file and the launcher wrappers in
+``SCRATCH/bin`` (``file_exists()`` must find the launcher, which lives outside), so it cannot
+read or write through a link out of the tree.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import shlex
 from collections import defaultdict
 from pathlib import Path
 
-from .. import build, expectations
+from .. import build, dist, expectations, unittree
 from ..errors import HarnessError
 from ..harness import Completed, UnitCommand, exit_outcome, trap_message
 from ..recipe import Recipe
@@ -23,6 +30,7 @@ from .host import host_program, packaged_launcher
 from ..results import CaseResult, Outcome, UnitResult
 
 JUNIT = "junit.xml"
+TREE = "tree"  # the unit's own copy of the source tree, in its scratch directory
 CHUNK = 200
 # run-tests exits 1 when a test failed; 0 when all passed or were skipped.
 EXIT_FAILED = 1
@@ -84,9 +92,21 @@ class RunTestsAdapter:
     def list_units(self) -> list[str]:
         return list(self._tests())
 
-    def _argv(self, tests: list[str]) -> list[str]:
-        return [host_php(), "-n", "run-tests.php", "-p", str(self.launcher), "-q", "--offline",
-                "--no-color", "--no-progress", *self.args, *tests]
+    def _argv(self, tests: list[str], scratch: Path) -> list[str]:
+        tree, php = scratch / TREE, scratch / "bin" / self.launcher.name
+        basedir = ":".join([f"{tree}/", str(scratch / JUNIT), f"{scratch / 'bin'}/"])
+        return [host_php(), "-n", "-d", f"open_basedir={basedir}", "run-tests.php", "-p", str(php),
+                "-q", "--offline", "--no-color", "--no-progress", *self.args, *tests]
+
+    def _wrappers(self, scratch: Path) -> None:
+        """``SCRATCH/bin/<launcher>`` for every launcher of the artifact (run-tests finds
+        ``php-cgi`` next to ``php``): real files inside open_basedir that exec the real ones."""
+        (scratch / "bin").mkdir()
+        for name in dist.launches(self.recipe):
+            launch = build.dist_dir(self.recipe) / name
+            wrapper = scratch / "bin" / launch.name
+            unittree.write_new(wrapper, f'#!/bin/sh\nexec {shlex.quote(str(launch))} "$@"\n'.encode())
+            wrapper.chmod(0o755)
 
     def _skipped(self, unit: str) -> dict[str, str]:
         """Tests of ``unit`` an expectation skips, with the reason."""
@@ -99,15 +119,22 @@ class RunTestsAdapter:
             raise HarnessError(f"{self.suite}: no unit {unit!r}", hint="see `--units` names in the report")
         skipped = self._skipped(unit)
         tests = [t for t in tests if t not in skipped]
-        (self.src / "tmp").mkdir(exist_ok=True)  # the guest's /tmp (sys_temp_dir)
+        # The unit's own tree: its directory (run-tests and the tests write there) and the
+        # guest's /tmp (sys_temp_dir) are copies; nothing another unit does reaches it.
+        tree = unittree.make(self.src, scratch / TREE, copy=[unit.split(":")[0]], empty=["tmp"],
+                             read_only=["*.phpt"], own_only=["*.phpt"])
+        self._wrappers(scratch)
         env = {"TEST_PHP_JUNIT": str(scratch / JUNIT), "NO_INTERACTION": "1",
+               "TMPDIR": str(tree / "tmp"),  # run-tests' own temporary files, inside open_basedir
                "TEST_PHP_DETAILED": "0", "REPORT_EXIT_STATUS": "1",
                # Each launch's own wall-clock limit, above run-tests' per-test --set-timeout: a
                # guest whose driver gave up on it is stopped by the runner.
-               "WASIPORTS_TIMEOUT": str(self.launch_timeout)}
+               "WASIPORTS_TIMEOUT": str(self.launch_timeout),
+               # Each launch's cap on the guest's memories and tables (recipe test.max_memory).
+               "WASIPORTS_MAX_MEMORY": str(self.recipe.test.max_memory)}
         # Every test skipped: nothing to start (run-tests without tests would run the whole tree).
-        argv = self._argv(tests) if tests else [host_php(), "-r", ""]
-        return UnitCommand(argv=tuple(argv), timeout=self.timeout, cwd=self.src, env=env)
+        argv = self._argv(tests, scratch) if tests else [host_php(), "-r", ""]
+        return UnitCommand(argv=tuple(argv), timeout=self.timeout, cwd=tree, env=env)
 
     def parse(self, unit: str, scratch: Path, completed: Completed) -> UnitResult:
         cases = parse_junit(scratch / JUNIT, self._tests().get(unit, []))
@@ -121,7 +148,7 @@ class RunTestsAdapter:
         )
 
     def describe(self) -> str:
-        return f"cd {self.src} && " + shlex.join(self._argv(["<tests of the unit>"]))
+        return f"cd <scratch>/{TREE} && " + shlex.join(self._argv(["<tests of the unit>"], Path("<scratch>")))
 
 
 def unit_outcome(exit_code: int | None, output: str, cases: list[CaseResult]) -> tuple[Outcome, str]:

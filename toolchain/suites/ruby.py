@@ -18,9 +18,14 @@ Three suites, one unit namespace:
     (``recipes/ruby/test/wasi-test-prelude.rb``) lets test-all's after-test zombie check work
     without processes.
 
-Every unit runs with the launcher's working directory as the guest's ``/``: the source tree for
-test-all (so ``/test``, ``/tool`` and ``/tmp`` resolve there) and a fresh scratch directory for
-the other two.
+Every unit runs with the launcher's working directory as the guest's ``/``: for test-all the
+unit's own tree (:mod:`toolchain.unittree`, ``SCRATCH/tree``: ``test/ruby`` and ``tmp`` copied,
+the rest hard links to the source tree; so ``/test``, ``/tool`` and ``/tmp`` resolve there and no
+unit sees another's files), for the other two the fresh scratch directory itself. Files the
+harness puts where a guest can reach (the prelude, basictest's ``test.rb``) are created new in a
+fresh directory, never written through an existing name. bootstraptest's host-side runner.rb
+writes each assertion's program into the directory the guest shares: it runs with
+``recipes/ruby/test/host-nofollow.rb``, which makes its writes refuse symlinks.
 """
 
 from __future__ import annotations
@@ -28,10 +33,9 @@ from __future__ import annotations
 import functools
 import re
 import shlex
-import shutil
 from pathlib import Path
 
-from .. import build, runner
+from .. import build, runner, unittree
 from ..errors import HarnessError
 from ..harness import Completed, UnitCommand, exit_outcome, trap_message
 from ..recipe import Recipe
@@ -40,6 +44,11 @@ from .host import host_program, packaged_launcher
 
 BASICTEST = "basictest"
 PRELUDE = "test/wasi-test-prelude.rb"  # relative to the recipe's folder
+HOST_GUARD = "test/host-nofollow.rb"  # relative to the recipe's folder
+TREE = "tree"  # a test-all unit's own copy of the source tree, in its scratch directory
+# Not put into a test-all unit's tree: ruby/spec (mspec's suite, 5,200 files) and the bundled
+# gems' sources, which test-all's test/ruby never reads.
+TREE_EXCLUDE = ("spec", ".bundle")
 GUEST_PRELUDE = "tmp/wasiports/wasi-test-prelude.rb"  # relative to the source tree (guest /)
 HOST_RUBY = ("ruby",)
 
@@ -82,6 +91,7 @@ class RubyTestsAdapter:
         self.src = build.src_dir(recipe)
         self.launcher = packaged_launcher(recipe)
         self.prelude = recipe.path.parent / PRELUDE
+        self.host_guard = recipe.path.parent / HOST_GUARD
         self.timeout = recipe.test.unit_timeout
         self.args = list(recipe.test.args)
 
@@ -101,27 +111,31 @@ class RubyTestsAdapter:
         return list(self._units)
 
     def _env(self) -> dict[str, str]:
-        # Each launch's own wall-clock limit: a guest that loops is stopped by the runner.
-        return {"WASIPORTS_TIMEOUT": str(self.timeout)}
+        # Each launch's own wall-clock limit (a guest that loops is stopped by the runner) and its
+        # cap on the guest's memories and tables (recipe test.max_memory).
+        return {"WASIPORTS_TIMEOUT": str(self.timeout),
+                "WASIPORTS_MAX_MEMORY": str(self.recipe.test.max_memory)}
 
     def command(self, unit: str, scratch: Path) -> UnitCommand:
         if unit not in self._units:
             raise HarnessError(f"{self.suite}: no unit {unit!r}", hint="see the unit names in the report")
         launcher = str(self.launcher)
         if unit == BASICTEST:
-            shutil.copy(self.src / "basictest" / "test.rb", scratch / "test.rb")
+            unittree.write_new(scratch / "test.rb", (self.src / "basictest" / "test.rb").read_bytes())
             return UnitCommand(argv=(launcher, "test.rb"), timeout=self.timeout, cwd=scratch, env=self._env())
         if unit.startswith("bootstraptest/"):
-            argv = (host_ruby(), str(self.src / "bootstraptest" / "runner.rb"), f"--ruby={launcher}",
-                    "-v", "-j1", "--tty=no", "--color=never", f"--dir={scratch / 'bt'}", str(self.src / unit))
+            argv = (host_ruby(), f"-r{self.host_guard}", str(self.src / "bootstraptest" / "runner.rb"),
+                    f"--ruby={launcher}", "-v", "-j1", "--tty=no", "--color=never",
+                    f"--dir={scratch / 'bt'}", str(self.src / unit))
             return UnitCommand(argv=argv, timeout=self.timeout, cwd=scratch, env=self._env())
-        prelude = self.src / GUEST_PRELUDE
-        prelude.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(self.prelude, prelude)
+        tree = unittree.make(self.src, scratch / TREE, copy=[str(Path(unit).parent)], empty=["tmp"],
+                             read_only=["test_*.rb"],
+                             exclude=TREE_EXCLUDE)
+        (tree / GUEST_PRELUDE).parent.mkdir(parents=True, exist_ok=True)
+        unittree.write_new(tree / GUEST_PRELUDE, self.prelude.read_bytes())
         argv = (launcher, f"-r./{GUEST_PRELUDE}", "test/runner.rb", "-v", "--show-skip", "--tty=no",
-                "--color=never",
-                *self.args, unit)
-        return UnitCommand(argv=argv, timeout=self.timeout, cwd=self.src, env=self._env())
+                "--color=never", *self.args, unit)
+        return UnitCommand(argv=argv, timeout=self.timeout, cwd=tree, env=self._env())
 
     def parse(self, unit: str, scratch: Path, completed: Completed) -> UnitResult:
         output = completed.output
@@ -138,7 +152,7 @@ class RubyTestsAdapter:
                           trap=trap_message(completed.exit_code, output), cases=tuple(cases))
 
     def describe(self) -> str:
-        return (f"cd {self.src} && {shlex.join([str(self.launcher), f'-r./{GUEST_PRELUDE}', 'test/runner.rb', '-v', '<file>'])}"
+        return (f"cd <scratch>/{TREE} && {shlex.join([str(self.launcher), f'-r./{GUEST_PRELUDE}', 'test/runner.rb', '-v', '<file>'])}"
                 f"; bootstraptest: {host_ruby()} bootstraptest/runner.rb --ruby={self.launcher} <set>")
 
 

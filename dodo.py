@@ -10,12 +10,14 @@ import sys
 
 from doit.tools import config_changed
 
-from toolchain import build, dist, fetch, locks, paths, recipe, report, testing
+from toolchain import build, checksums, dist, fetch, locks, paths, recipe, report, testing
+from toolchain import devtree, export, patchlint, refresh
 from toolchain.errors import LockBusyError, LockError, RecipeError
 from toolchain.tasks import action, config_changed_lazy, provision_sdk, sdk_still_there
 
 # "continue": a regression fails `test`, but the report is still rendered to show it.
-DOIT_CONFIG = {"default_tasks": ["install", "smoke", "test", "report"], "verbosity": 2, "continue": True}
+# "dist": every artifact with its SBOM, and dist:hash (SHA256SUMS, about 1 s).
+DOIT_CONFIG = {"default_tasks": ["install", "dist", "smoke", "test", "report"], "verbosity": 2, "continue": True}
 
 # Two doit processes in one checkout corrupt doit's state file (.doit.db): refuse the second.
 # The lock lives beside .doit.db, in the checkout, whatever WASIPORTS_BUILD_DIR says: two runs
@@ -115,16 +117,26 @@ def task_install():
 
 
 def task_dist():
-    """Package dist/<id>-wasi/ (module, stdlib, launcher, manifest) and its tarball."""
+    """Package dist/<id>-wasi/ (module, stdlib, launcher, README, manifest), its tarball and SBOM;
+    dist:hash writes dist/SHA256SUMS over them (about 1 s)."""
     for r in INTERPRETERS:
         yield {
             "name": r.id,
             "actions": [action(dist.package, r)],
             "file_dep": [build.installed_stamp(r), r.path,
-                         r.template_path(r.artifact.launcher_template)],
+                         r.template_path(r.artifact.launcher_template),
+                         r.template_path(r.artifact.readme_template)],
             "targets": [build.dist_dir(r) / r.artifact.module_name, dist.launcher_path(r),
-                        dist.manifest_path(r), dist.tarball_path(r)],
+                        dist.manifest_path(r), dist.tarball_path(r), dist.sbom_path(r)],
+            # Bump when what package() writes changes (2: SBOM, README, no host paths).
+            "uptodate": [config_changed({"dist_format": 2})],
         }
+    yield {
+        "name": "hash",
+        "actions": [action(checksums.write, paths.DIST)],
+        "file_dep": [p for r in INTERPRETERS for p in (dist.tarball_path(r), dist.sbom_path(r))],
+        "targets": [paths.DIST / checksums.NAME],
+    }
 
 
 def task_smoke():
@@ -165,3 +177,36 @@ def task_report():
         "uptodate": [config_changed_lazy(lambda: {str(p): fetch.sha256_of(p) if p.is_file() else None
                                                   for p in watched})],
     }
+
+
+# --- the contributor loop (docs/contributing-patches.md): not part of the default build -------
+
+def task_devtree():
+    """Make dev/<id>/: the pinned source as a git repository, one commit per patch."""
+    for r in RECIPES:
+        if not r.variant:
+            yield {"name": r.id, "actions": [action(devtree.for_recipe, r)], "uptodate": [False]}
+
+
+def task_refresh():
+    """Write dev/<id>/'s commits after the upstream tag back to patches/<name>/<version>/."""
+    for r in RECIPES:
+        if not r.variant:
+            yield {"name": r.id, "uptodate": [False],
+                   "actions": [action(refresh.refresh, devtree.dev_dir(r), r.patch_dir)]}
+
+
+def task_export():
+    """Write dist/upstream/<id>.mbox (for git am upstream) and its summary."""
+    for r in RECIPES:
+        if not r.variant and r.patches():
+            yield {"name": r.id, "actions": [action(export.for_recipe, r)],
+                   "file_dep": r.patches(),
+                   "targets": [export.mbox_path(r), export.summary_path(r)],
+                   "uptodate": [config_changed(r.source.sha256)]}
+
+
+def task_lint():
+    """Check every patch series: names, numbering, headers, and that each applies exactly."""
+    return {"actions": [action(patchlint.check)], "uptodate": [False]}
+

@@ -44,6 +44,7 @@ def main() -> None:
     artifact = Path(opts.artifact)
     launcher = artifact / artifact.name.split("-")[0]
     os.environ.pop(runner_server.ENV, None)
+    os.environ.setdefault(runner_server.PYTHON_ENV, runner_server.runner_python())  # our runner
     launches(launcher, opts.args, 2)  # the compiled module is cached by the first launch
     print(f"{launcher} {' '.join(opts.args)}")
     show("launcher, no server", launches(launcher, opts.args, opts.runs))

@@ -6,6 +6,10 @@
     wasiports merge --out FILE RESULTS.json …            combine shard results into one run
     wasiports report [--previous REPORT.json]            render dist/report/ from the results
     wasiports sdk                                        show which WASI SDK the pipeline uses
+    wasiports lint [--no-apply]                          check every patch series
+    wasiports bump NAME --to VERSION [--sha256 HEX] [--from VERSION] [--debian-package PKG]
+                   [--root DIR]                          start a recipe for a new upstream release
+    wasiports gate | bundle | checksums | check-sbom | publish …   release steps (toolchain/release_cli.py)
     wasiports --version
 """
 
@@ -18,7 +22,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from . import __version__, build, paths, runner
+from . import __version__, build, paths, release_cli, runner
 from .errors import WasiportsError
 
 
@@ -50,6 +54,17 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="render the report")
     rep.add_argument("--previous", type=Path)
     sub.add_parser("sdk", help="show the provisioned SDK")
+    release_cli.add_parsers(sub)
+    lint = sub.add_parser("lint", help="check every patch series (names, headers, application)")
+    lint.add_argument("--no-apply", action="store_true",
+                      help="skip applying each series to its pinned tarball")
+    bump = sub.add_parser("bump", help="start a recipe for a new upstream release")
+    bump.add_argument("name")
+    bump.add_argument("--to", required=True, metavar="VERSION")
+    bump.add_argument("--from", dest="from_version", metavar="VERSION")
+    bump.add_argument("--sha256", help="the new tarball's sha256, from upstream's announcement")
+    bump.add_argument("--debian-package", help="Debian source package carrying the new version")
+    bump.add_argument("--root", type=Path, help="write recipes/ and patches/ under DIR instead")
     return parser
 
 
@@ -58,11 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["run"]:
         return runner.main(args)
     opts = _parser().parse_args(args)
+    from .harness import Interrupted
+
     try:
         return _dispatch(opts)
     except WasiportsError as exc:
         print(f"error: {exc.render()}", file=sys.stderr)
         return exc.exit_code
+    except Interrupted as exc:  # the running units were killed before this was raised
+        print(f"wasiports: {exc}; the running units were stopped", file=sys.stderr)
+        return 128 + exc.signum
 
 
 def _checkout_lock() -> contextlib.AbstractContextManager[object]:
@@ -105,6 +125,18 @@ def _dispatch_unlocked(opts: argparse.Namespace) -> int:
     if opts.command == "report":
         report.write([r for r in recipe.discover() if r.test.suite], previous=opts.previous)
         return 0
+    if opts.command == "lint":
+        from . import patchlint
+
+        return patchlint.main(apply=not opts.no_apply)
+    if opts.command == "bump":
+        from . import bump
+
+        bump.bump(opts.name, opts.to, sha256=opts.sha256, from_version=opts.from_version,
+                  debian_package=opts.debian_package, root=opts.root)
+        return 0
+    if opts.command in release_cli.COMMANDS:
+        return release_cli.dispatch(opts)
     if opts.command == "sdk":
         try:
             info = build.load_sdk()

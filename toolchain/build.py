@@ -242,7 +242,15 @@ def _debian_origin(recipe: Recipe, file: str) -> fetch.Origin | None:
 
 
 def fetch_source(recipe: Recipe) -> None:
-    """Download (or find in the cache) the pinned tarball; record which origin served it.
+    """Download (or find in the cache) the pinned tarball; record which origin served it."""
+    got, record = fetch_pinned(recipe)
+    fetch_record(recipe).parent.mkdir(parents=True, exist_ok=True)
+    fileio.write_json(fetch_record(recipe), record)
+    print(f"fetch: {recipe.id}: {record['archive']} served by {got.origin.kind} ({got.origin.url})")
+
+
+def fetch_pinned(recipe: Recipe) -> tuple[fetch.Fetched, dict[str, Any]]:
+    """The pinned tarball in the cache and what the fetch record says of it (nothing written).
 
     Origins: the upstream URLs, then WASIPORTS_MIRRORS, then Debian's source package, all held
     to the one pin. When Debian repacked the tarball, its file is a separate, labelled fallback
@@ -266,9 +274,15 @@ def fetch_source(recipe: Recipe) -> None:
     if got.downloaded_from is not None:
         record.update(downloaded_from={"origin": got.downloaded_from.kind,
                                        "url": got.downloaded_from.url})
-    fetch_record(recipe).parent.mkdir(parents=True, exist_ok=True)
-    fileio.write_json(fetch_record(recipe), record)
-    print(f"fetch: {recipe.id}: {record['archive']} served by {got.origin.kind} ({got.origin.url})")
+    return got, record
+
+
+def unpack_pristine(recipe: Recipe, dest: Path) -> Path:
+    """The pinned tarball, fetched through the usual origins (or the cache), unpacked to
+    ``dest`` without patches: what the contributor tools (dev tree, lint, export) start from."""
+    got, _ = fetch_pinned(recipe)
+    return unpack(got.path, dest, strip_components=recipe.source.strip_components,
+                  sha256=got.sha256, refetch=f"doit fetch:{recipe.id}")
 
 
 def prepare_source(recipe: Recipe) -> None:

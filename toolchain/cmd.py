@@ -35,7 +35,8 @@ def run(
 
     ``env`` holds only the *changes* to the current environment; they are printed. Output goes to
     ``log`` (appended, one file per recipe) and, with ``WASIPORTS_VERBOSE=1``, to the console too.
-    On failure the last lines are printed and :class:`CommandError` names command, cwd and log.
+    On failure the last lines are printed and :class:`CommandError` names command, cwd and log;
+    its ``output`` holds the last lines, or all of the output with ``capture``.
     """
     line = f"+ {describe(argv)}"
     print(line, flush=True)
@@ -88,6 +89,6 @@ def run(
             why=f"run in {cwd or os.getcwd()}{where}; its last lines are printed above",
             hint="fix the cause shown in the log, then rerun the same doit task",
         )
-        error.output = "".join(tail)
+        error.output = "".join(captured if capture else tail)  # captured: all of it
         raise error
     return "".join(captured)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import cmd, paths
-from .errors import FetchError
+from .errors import CommandError, FetchError
 
 ETC_APT = Path("/etc/apt")
 LIST_MAX_AGE = 24 * 3600
@@ -33,6 +33,35 @@ class PoolFile:
     name: str
     size: int
     sha256: str | None
+
+
+@dataclass(frozen=True)
+class SourceEntry:
+    """One version of a source package as the archive's signed Sources index lists it."""
+
+    package: str
+    version: str
+    files: dict[str, tuple[str, int]]  # file name -> (sha256, size), from Checksums-Sha256
+
+    @property
+    def upstream_version(self) -> str:
+        """The version without epoch and Debian revision: ``8.2.32`` of ``8.2.32-1~deb12u1``."""
+        version = re.sub(r"^\d+:", "", self.version)
+        return version.rsplit("-", 1)[0] if "-" in version else version
+
+
+def parse_sources(text: str) -> list[SourceEntry]:
+    """The stanzas of ``apt-cache showsrc`` (deb822, as in the Sources index)."""
+    entries = []
+    for stanza in _deb822_stanzas(text):
+        files: dict[str, tuple[str, int]] = {}
+        for line in stanza.get("checksums-sha256", "").splitlines():
+            parts = line.split()
+            if len(parts) == 3 and re.fullmatch(r"[0-9a-f]{64}", parts[0]) and parts[1].isdigit():
+                files[parts[2]] = (parts[0], int(parts[1]))
+        if "package" in stanza and "version" in stanza:
+            entries.append(SourceEntry(stanza["package"], stanza["version"], files))
+    return entries
 
 
 def _deb822_stanzas(text: str) -> list[dict[str, str]]:
@@ -150,6 +179,20 @@ class AptState:
             if m := _URI_LINE.match(line):
                 files.append(PoolFile(m["url"], m["name"], int(m["size"]), m["sha"]))
         return files
+
+    def sources(self, package: str, *, log: Path | None = None) -> list[SourceEntry]:
+        """Every version of source package ``package`` in the private state's suites, with the
+        sha256 of each file from the Sources index (which apt-get update verified against the
+        suites' signed InRelease files)."""
+        self.update(log=log)
+        try:
+            out = cmd.run(["apt-cache", *self.options, "showsrc", package], cwd=self.root,
+                          log=log, capture=True)
+        except CommandError as exc:
+            if "Unable to find a source package" in exc.output:
+                return []
+            raise
+        return [e for e in parse_sources(out) if e.package == package]
 
     def source_file(self, package: str, version: str, name: str, *, log: Path | None = None) -> PoolFile:
         """The pool URL of one file (e.g. the orig tarball) of a source package."""

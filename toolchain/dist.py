@@ -1,18 +1,22 @@
-"""Package an installed build into ``dist/<id>-wasi/`` with a launcher and a manifest; smoke it."""
+"""Package an installed build into ``dist/<id>-wasi/`` (modules, runtime trees, launchers, README,
+manifest), its reproducible tarball and its SBOM; smoke it under wasiports' runner and the wasmtime CLI.
+
+Nothing written here names a path of the build machine (:mod:`toolchain.hostpaths`): the launchers
+find the runner at run time, the manifest and SBOM read :mod:`toolchain.provenance`."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import shutil
-import tarfile
 import time
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-
-from . import build, cmd
+from . import build, cmd, fileio, hostpaths, provenance, tarball
 from .fetch import sha256_of
 from .errors import CommandError
 from .recipe import Recipe
@@ -22,13 +26,28 @@ from .render import render, render_file
 def render_launcher(recipe: Recipe, ctx: dict[str, Any], name: str, module: str) -> str:
     """The launcher script of ``name`` (running ``module``) for ``recipe``'s artifact.
 
-    The template quotes what it pastes into the script itself (its ``sh``/``dq`` macros);
-    ``ctx["runner"]`` must be a shell command line, as :func:`build.runner_command` makes it."""
+    The template quotes what it pastes into the script itself (its ``sh``/``dq`` macros) and uses
+    no path of the build context: the runner is found when the launcher runs."""
     art = recipe.artifact
     assert art is not None
     return render_file(recipe.template_path(art.launcher_template),
                        {**ctx, "artifact": art, "launch": {"name": name, "module": module}},
                        where=f"{recipe.path.name}: artifact.launcher_template")
+
+
+def render_readme(recipe: Recipe, facts: provenance.Provenance) -> str:
+    """The artifact's README.md: the exact ``wasmtime run`` line, the directories to map, the
+    licences and the recipe's ``artifact.limits``."""
+    art = recipe.artifact
+    assert art is not None
+    source = facts.component.source
+    ctx = {"recipe": {"name": recipe.name, "version": recipe.version, "summary": recipe.summary,
+                      "license": recipe.license},
+           "artifact": art.model_dump(), "dist_name": build.dist_dir(recipe).name,
+           "launches": launches(recipe), "source": {"archive": source.archive, "sha256": source.sha256},
+           "libraries": [{"id": lib.id, "license": lib.license} for lib in facts.libraries]}
+    return render_file(recipe.template_path(art.readme_template), ctx,
+                       where=f"{recipe.path.name}: artifact.readme_template")
 
 
 def _ignore(source: Path, target: str, patterns: list[str]) -> Any:
@@ -59,16 +78,43 @@ def tarball_path(recipe: Recipe) -> Path:
     return build.dist_dir(recipe).with_name(build.dist_dir(recipe).name + ".tar.gz")
 
 
+def sbom_path(recipe: Recipe) -> Path:
+    """``dist/<id>-wasi.spdx.json``: published beside the tarball (it names the tarball's sha256)."""
+    return build.dist_dir(recipe).with_name(build.dist_dir(recipe).name + ".spdx.json")
+
+
+def readme_path(recipe: Recipe) -> Path:
+    return build.dist_dir(recipe) / "README.md"
+
+
 def package(recipe: Recipe) -> None:
-    """Assemble the artifact directory atomically, then its manifest and tarball."""
+    """Assemble the artifact directory atomically, then its manifest, tarball and SBOM."""
     assert recipe.artifact is not None
-    art = recipe.artifact
     ctx = build.context(recipe)
-    where = f"{recipe.path.name}: artifact"
+    facts = provenance.collect(recipe)  # first: a stale build fails before anything is replaced
     final = build.dist_dir(recipe)
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    _assemble(recipe, ctx, tmp, facts)
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    epoch = int(ctx["source_date_epoch"])
+    manifest = _manifest(recipe, ctx, facts)
+    manifest_path(recipe).write_text(json.dumps(manifest, indent=2) + "\n")
+    tarball.write(final, tarball_path(recipe), epoch)
+    write_sbom(recipe, facts, epoch)
+    for entry in manifest["files"]:
+        print(f"dist: {entry['path']}  {entry['size']:,} bytes  sha256 {entry['sha256']}")
+    for path in (tarball_path(recipe), sbom_path(recipe)):
+        print(f"dist: {path.name}  {path.stat().st_size:,} bytes  sha256 {sha256_of(path)}")
+
+
+def _assemble(recipe: Recipe, ctx: dict[str, Any], tmp: Path, facts: provenance.Provenance) -> None:
+    """Copy the modules and trees from the stage into ``tmp``; write the launchers and README."""
+    assert recipe.artifact is not None
+    art = recipe.artifact
+    where = f"{recipe.path.name}: artifact"
     stage = build.stage_dir(recipe)
     module_src = stage / render(art.module, ctx, where=f"{where}.module")
     shutil.copy2(module_src, tmp / art.module_name)
@@ -82,18 +128,29 @@ def package(recipe: Recipe) -> None:
         launcher = tmp / name
         launcher.write_text(render_launcher(recipe, ctx, name, module))
         launcher.chmod(0o755)
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    manifest = _manifest(recipe, ctx)
-    manifest_path(recipe).write_text(json.dumps(manifest, indent=2) + "\n")
-    _tarball(recipe, int(ctx["source_date_epoch"]))
-    for entry in manifest["files"]:
-        print(f"dist: {entry['path']}  {entry['size']:,} bytes  sha256 {entry['sha256']}")
-    print(f"dist: {tarball_path(recipe).name}  {tarball_path(recipe).stat().st_size:,} bytes  "
-          f"sha256 {sha256_of(tarball_path(recipe))}")
+    (tmp / readme_path(recipe).name).write_text(render_readme(recipe, facts))
 
 
-def _manifest(recipe: Recipe, ctx: dict[str, Any]) -> dict[str, Any]:
+def write_sbom(recipe: Recipe, facts: provenance.Provenance, epoch: int) -> Path:
+    """The artifact's SPDX 2.3 document, validated by spdx-tools before it is written."""
+    from . import sbom
+
+    final = build.dist_dir(recipe)
+    artifact = sbom.ArtifactFacts(
+        id=recipe.id, name=recipe.name, version=recipe.version, license=recipe.license,
+        homepage=recipe.homepage, tarball=tarball_path(recipe).name,
+        tarball_sha256=sha256_of(tarball_path(recipe)),
+        modules={m: sha256_of(final / m) for m in launches(recipe).values()},
+        source_date_epoch=epoch)
+    doc = sbom.document(artifact, facts, sbom.npm_locks())
+    sbom.validate(doc, where=sbom_path(recipe).name)
+    fileio.write_text(sbom_path(recipe), sbom.to_json(doc))
+    return sbom_path(recipe)
+
+
+def _manifest(recipe: Recipe, ctx: dict[str, Any], facts: provenance.Provenance) -> dict[str, Any]:
+    """The artifact's manifest.json: what it holds and what it was made from, with no path of the
+    build machine (:mod:`toolchain.hostpaths`; the configure line shows ``$BUILD``, ``$VENV``…)."""
     assert recipe.artifact is not None
     final = build.dist_dir(recipe)
     trees = {}
@@ -107,11 +164,15 @@ def _manifest(recipe: Recipe, ctx: dict[str, Any]) -> dict[str, Any]:
         "version": recipe.version,
         "target": "wasm32-wasi (WASI preview 1)",
         "license": recipe.license,
-        "source": json.loads(build.fetch_record(recipe).read_text()),
-        "patches": json.loads(build.patched_stamp(recipe).read_text())["patches"],
-        "sdk": build.load_sdk().to_json(),
+        "source_date_epoch": int(ctx["source_date_epoch"]),
+        "source": asdict(facts.component.source),
+        "patches": [{"name": p.name, "sha256": p.sha256, "upstream_status": p.upstream_status}
+                    for p in facts.component.patches],
+        "libraries": [{"id": lib.id, "license": lib.license, "source": asdict(lib.source),
+                       "patches": [p.name for p in lib.patches]} for lib in facts.libraries],
+        "sdk": asdict(facts.sdk),
         "runner": {"wasmtime-py": metadata.version("wasmtime")},
-        "configure": config["configure"],
+        "configure": hostpaths.scrub_json(config["configure"]),
         "config_site": [e.model_dump() for e in recipe.build.config_site],
         "files": [
             {"path": name, "size": (final / name).stat().st_size, "sha256": sha256_of(final / name)}
@@ -121,43 +182,41 @@ def _manifest(recipe: Recipe, ctx: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _tarball(recipe: Recipe, epoch: int) -> None:
-    """A reproducible tarball: sorted members, fixed owner and mtime."""
-    final = build.dist_dir(recipe)
-    out = tarball_path(recipe)
-    tmp = out.with_name(out.name + ".tmp")
+SMOKE_RUNNERS = ("wasiports", "wasmtime")
+"""The smoke test runs each launcher twice: through wasiports' runner (as the test suites do), and
+with ``WASIPORTS_RUNNER="wasmtime run"`` and the wasmtime CLI (as a user without wasiports would)."""
 
-    def normalize(info: tarfile.TarInfo) -> tarfile.TarInfo:
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        info.mtime = epoch
-        return info
 
-    with tarfile.open(tmp, "w:gz", compresslevel=9) as tar:
-        tar.add(final, arcname=final.name, recursive=False, filter=normalize)
-        for path in sorted(final.rglob("*")):
-            tar.add(path, arcname=str(Path(final.name) / path.relative_to(final)),
-                    recursive=False, filter=normalize)
-    tmp.replace(out)
+def _smoke_env(runner: str) -> dict[str, str]:
+    from . import runner_server, wasmtime_cli
+
+    if runner == "wasiports":
+        return {runner_server.PYTHON_ENV: runner_server.runner_python()}
+    return {"WASIPORTS_RUNNER": "wasmtime run",
+            "PATH": f"{wasmtime_cli.bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def smoke(recipe: Recipe) -> None:
-    """Run the packaged launcher with the recipe's smoke arguments; check its output."""
+    """Run the packaged launcher with the recipe's smoke arguments, under each of
+    :data:`SMOKE_RUNNERS`; check the output of each."""
     assert recipe.smoke is not None
-    scratch = build.work_dir(recipe) / "smoke-run"  # the guest's working directory: empty
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
-    start = time.monotonic()
-    out = cmd.run([launcher_path(recipe), *recipe.smoke.args], cwd=scratch,
-                  log=build.log_path(recipe), capture=True)
-    seconds = time.monotonic() - start
-    missing = [e for e in recipe.smoke.expect if e not in out]
-    print(out.rstrip())
-    if missing:
-        raise CommandError(
-            f"smoke check of {recipe.id} failed",
-            why=f"the output lacks {missing!r}",
-            hint=f"run {launcher_path(recipe)} by hand; see {build.log_path(recipe)}",
-        )
-    (build.work_dir(recipe) / "smoke.txt").write_text(out)
-    print(f"smoke: {recipe.id}: ok in {seconds:.2f} s")
+    outputs = []
+    for runner in SMOKE_RUNNERS:
+        scratch = build.work_dir(recipe) / f"smoke-run-{runner}"  # the guest's working directory: empty
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        start = time.monotonic()
+        out = cmd.run([launcher_path(recipe), *recipe.smoke.args], cwd=scratch, env=_smoke_env(runner),
+                      log=build.log_path(recipe), capture=True)
+        seconds = time.monotonic() - start
+        missing = [e for e in recipe.smoke.expect if e not in out]
+        print(out.rstrip())
+        if missing:
+            raise CommandError(
+                f"smoke check of {recipe.id} with the {runner} runner failed",
+                why=f"the output lacks {missing!r}",
+                hint=f"run {launcher_path(recipe)} by hand; see {build.log_path(recipe)}",
+            )
+        outputs.append(f"# {runner}\n{out}")
+        print(f"smoke: {recipe.id}: ok with the {runner} runner in {seconds:.2f} s")
+    (build.work_dir(recipe) / "smoke.txt").write_text("".join(outputs))

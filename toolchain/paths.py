@@ -15,6 +15,8 @@ RECIPES = ROOT / "recipes"
 PATCHES = ROOT / "patches"
 BUILD = Path(os.environ.get("WASIPORTS_BUILD_DIR", ROOT / "build"))
 DIST = Path(os.environ.get("WASIPORTS_DIST_DIR", ROOT / "dist"))
+#: Contributors' dev trees (``dev/<id>/``, git repositories of a patched source; git-ignored).
+DEV = ROOT / "dev"
 
 
 def cache_root() -> Path:

@@ -218,6 +218,11 @@ class Artifact(_Strict):
     )
     stack_size: int = Field(default=16 * 1024 * 1024, ge=65536)
     launcher_template: InnerPath = "templates/launcher.sh.j2"
+    readme_template: InnerPath = Field(
+        default="templates/artifact-readme.md.j2",
+        description="the README.md inside the artifact: how to run it with `wasmtime run`, its limits")
+    limits: list[Annotated[str, Field(min_length=3)]] = Field(
+        default_factory=list, description="known limits, one line each, for the artifact's README")
 
 
 class Smoke(_Strict):

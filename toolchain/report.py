@@ -23,7 +23,7 @@ from typing import Any, Literal
 import jinja2
 from pydantic import BaseModel, ValidationError
 
-from . import expectations, paths, results
+from . import artifact_info, expectations, paths, results
 from .errors import HarnessError, WasiportsError
 from .recipe import Recipe
 from .results import Outcome, SuiteRun
@@ -137,6 +137,22 @@ def _rate(counts: dict[str, int]) -> float | None:
     return round(100.0 * passed / runnable, 2) if runnable else None
 
 
+UNIT_COLUMNS: dict[str, tuple[Outcome, ...]] = {
+    "passed": (Outcome.PASS,),
+    "fixed": (Outcome.XPASS,),
+    "failed": (Outcome.FAIL, Outcome.ERROR),
+    "expected failures": (Outcome.XFAIL,),
+    "skipped": (Outcome.SKIP,),
+    "crashed/timed out": (Outcome.CRASH, Outcome.TIMEOUT),
+}
+"""The front page's unit columns: every outcome in exactly one, so they add up to the units."""
+
+
+def unit_columns(units: Counter[str] | dict[str, int]) -> dict[str, int]:
+    """Unit counts by outcome -> the front page's columns (see :data:`UNIT_COLUMNS`)."""
+    return {name: sum(units.get(o.value, 0) for o in outcomes) for name, outcomes in UNIT_COLUMNS.items()}
+
+
 def suite_entry(recipe: Recipe, run: SuiteRun, verdict: expectations.Verdict) -> dict[str, Any]:
     gated = verdict.run
     units = Counter(u.outcome.value for u in gated.units)
@@ -171,6 +187,9 @@ def suite_entry(recipe: Recipe, run: SuiteRun, verdict: expectations.Verdict) ->
         "fixed": [str(f) for f in verdict.fixed],
         "expected": len(verdict.expected),
         "flaky": list(verdict.flaky),
+        "unit_columns": unit_columns(units),
+        "runner": f"wasmtime-py {gated.host.wasmtime}",
+        "artifact": artifact_info.entry(recipe),
         "rows": rows,
     }
 
@@ -302,7 +321,7 @@ def write(recipes: list[Recipe], *, previous: Path | None = None, dest: Path | N
         runs.append(verdict.run)
     report = {"report_version": REPORT_VERSION,
               "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "suites": suites}
+              "unit_columns": list(UNIT_COLUMNS), "suites": suites}
     report["diff"] = diff(before, report) if before else {}
     dest.mkdir(parents=True, exist_ok=True)
     _copy_assets(dest)

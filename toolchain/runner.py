@@ -678,8 +678,24 @@ def _apply_wasm(opts: _Options, value: str) -> None:
             opts.stack = _parse_size(val)
         elif key == "exceptions":
             opts.exceptions = val.lower() in ("", "y", "yes", "true", "1")
+        elif key == "timeout":  # the wasmtime CLI's spelling: 2, 2s, 500ms, 1m
+            opts.timeout = _parse_duration(val)
         else:
             print(f"{PROG}: warning: ignoring --wasm {item}", file=sys.stderr)
+
+
+def _parse_duration(text: str) -> float:
+    """``-W timeout=`` values as the wasmtime CLI writes them: seconds, or with ms/s/m."""
+    for suffix, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("", 1.0)):
+        if text.endswith(suffix):
+            try:
+                value = float(text[: len(text) - len(suffix)] if suffix else text)
+            except ValueError:
+                break
+            if value > 0:
+                return value * scale
+            break
+    raise UsageError(f"bad -W timeout={text!r} (write seconds, e.g. 30s or 500ms)")
 
 
 def _apply_value(opts: _Options, name: str, value: str) -> None:

@@ -3,8 +3,8 @@
 ``runner_client.py SOCKET RUNNER-ARGS…`` hands the runner arguments, the working directory, the
 environment and its own stdin/stdout/stderr to the server (whose forked child then reads and
 writes through those very descriptors) and exits with the guest's status. When the server cannot
-be reached it runs the runner itself: ``WASIPORTS_RUNNER_FALLBACK`` (the ``python -m
-toolchain.runner run`` command line the launcher would have used).
+be reached it runs the runner itself: ``WASIPORTS_RUNNER_FALLBACK`` (a command line) when set,
+else ``python -m toolchain.runner run`` with the Python it runs on.
 """
 
 import json
@@ -16,10 +16,9 @@ import sys
 
 
 def _fallback(args):
-    command = shlex.split(os.environ.get("WASIPORTS_RUNNER_FALLBACK", ""))
-    if not command:
-        sys.stderr.write("wasiports: runner server unreachable and no WASIPORTS_RUNNER_FALLBACK\n")
-        sys.exit(127)
+    # This Python (the launcher's WASIPORTS_PYTHON) runs the runner itself, without -I -S.
+    command = shlex.split(os.environ.get("WASIPORTS_RUNNER_FALLBACK", "")) or \
+        [sys.executable, "-m", "toolchain.runner", "run"]
     os.execv(command[0], command + args)
 
 

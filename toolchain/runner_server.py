@@ -11,8 +11,9 @@ client, which exits with it.
 A client that goes away (killed by a test driver's timeout) closes the socket: the server kills
 that child at once, so no guest outlives its launcher. A server that dies (even by SIGKILL) takes
 its children with it: each asks Linux for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``).
-Launchers use the server only when ``WASIPORTS_RUNNER_SOCKET`` names a live socket;
-:func:`serving` runs one for a block of code.
+Launchers use the server only when ``WASIPORTS_RUNNER_SOCKET`` names a live socket, and
+``WASIPORTS_RUNNER_CLIENT`` the client and ``WASIPORTS_PYTHON`` the Python to start it with;
+:func:`serving` runs one for a block of code and sets all three.
 
 Socket paths: ``sun_path`` holds 108 bytes on Linux, so :func:`serving` makes its private
 directory under ``$TMPDIR`` only when the socket's path fits there, else under ``/tmp``; it
@@ -249,23 +250,49 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+CLIENT_ENV = "WASIPORTS_RUNNER_CLIENT"
+PYTHON_ENV = "WASIPORTS_PYTHON"
+"""The launchers' other two variables: the thin client's path, and a Python with wasiports (the
+launchers carry no path of the build machine, so wasiports' own runs tell them these)."""
+
+
+def runner_python() -> str:
+    """The Python the launchers should start the runner (and the client) with: this one's
+    ``python3`` in its prefix (a virtualenv's), as :func:`toolchain.build.runner_command` spells it."""
+    python = Path(sys.prefix) / "bin" / "python3"
+    return str(python if python.exists() else sys.executable)
+
+
+@contextlib.contextmanager
+def launcher_env(**values: str) -> Iterator[None]:
+    """``os.environ`` with ``values`` set for the block (and ``WASIPORTS_PYTHON`` unless already
+    set), restored afterwards."""
+    values = {PYTHON_ENV: os.environ.get(PYTHON_ENV) or runner_python(), **values}
+    previous = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 @contextlib.contextmanager
 def serving() -> Iterator[Path]:
-    """Run a server for the duration of the block, with ``WASIPORTS_RUNNER_SOCKET`` set; its
-    directory (socket, log) is removed afterwards."""
+    """Run a server for the duration of the block, with ``WASIPORTS_RUNNER_SOCKET``,
+    ``WASIPORTS_RUNNER_CLIENT`` and ``WASIPORTS_PYTHON`` set; its directory (socket, log) is
+    removed afterwards."""
     work = _socket_dir()
     path = work / SOCKET_NAME
     try:
         proc = _start(path, work / "server.log")
-        previous = os.environ.get(ENV)
-        os.environ[ENV] = str(path)
         try:
-            yield path
+            with launcher_env(**{ENV: str(path), CLIENT_ENV: str(Path(__file__).with_name("runner_client.py"))}):
+                yield path
         finally:
-            if previous is None:
-                os.environ.pop(ENV, None)
-            else:
-                os.environ[ENV] = previous
             _stop(proc)
     finally:
         shutil.rmtree(work, ignore_errors=True)

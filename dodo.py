@@ -117,7 +117,8 @@ def task_install():
 
 
 def task_dist():
-    """Package dist/<id>-wasi/ (module, stdlib, launcher, README, manifest), its tarball and SBOM;
+    """Package dist/<id>-wasi/ (stripped module, stdlib, launcher, README, manifest), its tarball,
+    SBOM and debug companion (dist/<id>-wasi-debug.tar.gz, the DWARF);
     dist:hash writes dist/SHA256SUMS over them (about 1 s)."""
     for r in INTERPRETERS:
         yield {
@@ -127,14 +128,17 @@ def task_dist():
                          r.template_path(r.artifact.launcher_template),
                          r.template_path(r.artifact.readme_template)],
             "targets": [build.dist_dir(r) / r.artifact.module_name, dist.launcher_path(r),
-                        dist.manifest_path(r), dist.tarball_path(r), dist.sbom_path(r)],
-            # Bump when what package() writes changes (2: SBOM, README, no host paths).
-            "uptodate": [config_changed({"dist_format": 2})],
+                        dist.manifest_path(r), dist.tarball_path(r), dist.sbom_path(r),
+                        *([dist.debug_tarball_path(r)] if dist.has_debug_companion(r) else [])],
+            # Bump when what package() writes changes (2: SBOM, README, no host paths; 3: stripped
+            # modules and debug companions).
+            "uptodate": [config_changed({"dist_format": 3})],
         }
     yield {
         "name": "hash",
         "actions": [action(checksums.write, paths.DIST)],
-        "file_dep": [p for r in INTERPRETERS for p in (dist.tarball_path(r), dist.sbom_path(r))],
+        "file_dep": [p for r in INTERPRETERS for p in (dist.tarball_path(r), dist.sbom_path(r),
+                                                        *([dist.debug_tarball_path(r)] if dist.has_debug_companion(r) else []))],
         "targets": [paths.DIST / checksums.NAME],
     }
 

@@ -9,7 +9,8 @@
     wasiports lint [--no-apply]                          check every patch series
     wasiports bump NAME --to VERSION [--sha256 HEX] [--from VERSION] [--debian-package PKG]
                    [--root DIR]                          start a recipe for a new upstream release
-    wasiports gate | bundle | checksums | check-sbom | publish …   release steps (toolchain/release_cli.py)
+    wasiports gate | bundle | checksums | check-sbom | publish | repro …
+                                                         release steps (toolchain/release_cli.py)
     wasiports --version
 """
 

@@ -28,18 +28,23 @@ def sdk_label(sdk: dict[str, Any]) -> str:
 
 
 def entry(recipe: Recipe, dist_dir: Path | None = None) -> dict[str, Any]:
-    """``{"packaged": bool, "modules": {name: bytes}, "tarball_bytes", "sdk", "built_with_runner"}``."""
+    """``{"packaged": bool, "modules": {name: bytes}, "debug": {name: bytes of its debug module},
+    "tarball_bytes", "sdk", "built_with_runner"}``: modules are the shipped (stripped) ones."""
     final = dist_dir or build.dist_dir(recipe)
     manifest = fileio.read_json_object(final / "manifest.json")
     if manifest is None:
-        return {"packaged": False, "modules": {}, "tarball_bytes": None, "sdk": "", "built_with_runner": ""}
+        return {"packaged": False, "modules": {}, "debug": {}, "tarball_bytes": None, "sdk": "",
+                "built_with_runner": ""}
     tarball = final.with_name(final.name + ".tar.gz")
     modules = {f["path"]: f["size"] for f in manifest.get("files", [])
                if isinstance(f, dict) and str(f.get("path", "")).endswith(".wasm")}
+    debug = {f["path"]: f["debug"].get("debug_bytes") for f in manifest.get("files", [])
+             if isinstance(f, dict) and isinstance(f.get("debug"), dict)}
     runner = manifest.get("runner") or {}
     return {
         "packaged": True,
         "modules": modules,
+        "debug": debug,
         "tarball_bytes": tarball.stat().st_size if tarball.is_file() else None,
         "sdk": sdk_label(manifest.get("sdk") or {}),
         "built_with_runner": ", ".join(f"{k} {v}" for k, v in sorted(runner.items())),

@@ -27,7 +27,7 @@ from typing import Any
 
 from . import cmd, fetch, fileio, paths, sdk
 from .debian import AptState
-from .errors import FetchError
+from .errors import FetchError, WasiportsError
 from .patch import apply_series
 from . import recipe as recipes
 from .recipe import Recipe
@@ -130,6 +130,27 @@ def runner_command() -> str:
                        "-m", "toolchain.runner", "run"])
 
 
+PREFIX_MAP = (("checkout", "/wasiports/checkout"), ("sdk", "/wasiports/sdk"), ("build", "/wasiports/build"))
+"""What ``{{ prefix_map }}`` renames in compiled-in paths (DWARF, ``__FILE__``). The build
+directory comes last: it is inside the checkout by default, and clang applies the last map that
+matches."""
+
+
+def prefix_map(info: sdk.SdkInfo) -> str:
+    """``-ffile-prefix-map`` flags naming the checkout, the SDK and the build directory by fixed
+    names (:data:`PREFIX_MAP`), each as spelled and as resolved: a module then holds the same
+    bytes whichever directory it was built in, and no path of the build machine."""
+    where = {"checkout": paths.ROOT, "sdk": info.path, "build": paths.BUILD}
+    flags: list[str] = []
+    for key, name in PREFIX_MAP:
+        for spelling in dict.fromkeys((str(where[key]), os.path.realpath(where[key]))):
+            if any(c.isspace() for c in spelling):
+                raise WasiportsError(f"the {key} directory {spelling!r} has white space in its path",
+                                  hint="configure scripts split CFLAGS on spaces: move it to a path without")
+            flags.append(f"-ffile-prefix-map={spelling}={name}")
+    return " ".join(flags)
+
+
 def load_sdk() -> sdk.SdkInfo:
     return sdk.SdkInfo.from_json(json.loads(sdk_record().read_text()))
 
@@ -169,6 +190,8 @@ def context(recipe: Recipe, info: sdk.SdkInfo | None = None) -> dict[str, Any]:
         "tools": info.tools,
         "jobs": str(recipe.build.jobs or os.cpu_count() or 1),
         "source_date_epoch": str(_source_date_epoch(recipe)),
+        # For CFLAGS: compiled-in paths name /wasiports/{checkout,sdk,build}, not this machine's.
+        "prefix_map": prefix_map(info),
         # Of the host environment only what docs/recipes.md documents (env.PATH): tokens, proxies
         # and the like stay out of the (sandboxed) templates.
         "env": {k: os.environ[k] for k in ("PATH",) if k in os.environ},

@@ -1,7 +1,7 @@
 """``dist/SHA256SUMS``: the sha256 of every published file, in ``sha256sum`` format.
 
-Published files are the artifacts' tarballs (``<id>-wasi.tar.gz``) and SBOMs
-(``<id>-wasi.spdx.json``) directly in the dist directory, and the packed report
+Published files are the artifacts' tarballs (``<id>-wasi.tar.gz``), their debug companions
+(``<id>-wasi-debug.tar.gz``) and SBOMs (``<id>-wasi.spdx.json``) directly in the dist directory, and the packed report
 (``wasiports-report.tar.gz``) when the release made one; each line is ``<hex>  <name>`` (two
 spaces: binary-safe, what ``sha256sum -c SHA256SUMS`` reads), sorted by name. The file names no
 directory, so it checks wherever the files are downloaded to. Costs the time to read the files
@@ -18,7 +18,7 @@ from .errors import WasiportsError
 from .fetch import sha256_of
 
 NAME = "SHA256SUMS"
-PUBLISHED = ("*-wasi.tar.gz", "*-wasi.spdx.json", "wasiports-report.tar.gz")
+PUBLISHED = ("*-wasi.tar.gz", "*-wasi-debug.tar.gz", "*-wasi.spdx.json", "wasiports-report.tar.gz")
 _LINE = re.compile(r"^([0-9a-f]{64})  ([^/\n]+)$")
 
 

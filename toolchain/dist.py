@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import build, cmd, fileio, hostpaths, provenance, tarball
+from . import build, cmd, fileio, hostpaths, provenance, tarball, wasmfile
 from .fetch import sha256_of
 from .errors import CommandError
 from .recipe import Recipe
@@ -87,6 +87,25 @@ def readme_path(recipe: Recipe) -> Path:
     return build.dist_dir(recipe) / "README.md"
 
 
+def debug_dir(recipe: Recipe) -> Path:
+    """``dist/<id>-wasi-debug/``: the debug companion, each module whole with its DWARF."""
+    return build.dist_dir(recipe).with_name(build.dist_dir(recipe).name + "-debug")
+
+
+def debug_tarball_path(recipe: Recipe) -> Path:
+    return debug_dir(recipe).with_name(debug_dir(recipe).name + ".tar.gz")
+
+
+def debug_module_name(module: str) -> str:
+    """``python.wasm`` -> ``python.debug.wasm``."""
+    return f"{Path(module).stem}.debug.wasm"
+
+
+def has_debug_companion(recipe: Recipe) -> bool:
+    assert recipe.artifact is not None
+    return not recipe.artifact.no_debug_info
+
+
 def package(recipe: Recipe) -> None:
     """Assemble the artifact directory atomically, then its manifest, tarball and SBOM."""
     assert recipe.artifact is not None
@@ -94,19 +113,30 @@ def package(recipe: Recipe) -> None:
     facts = provenance.collect(recipe)  # first: a stale build fails before anything is replaced
     final = build.dist_dir(recipe)
     tmp = final.with_name(final.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    debug_tmp = debug_dir(recipe).with_name(debug_dir(recipe).name + ".tmp")
+    for old in (tmp, debug_tmp):
+        shutil.rmtree(old, ignore_errors=True)
     tmp.mkdir(parents=True)
     _assemble(recipe, ctx, tmp, facts)
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    debug = _split_debug(recipe, tmp, debug_tmp) if has_debug_companion(recipe) else _no_dwarf(recipe, tmp)
+    for done, place in ((tmp, final), (debug_tmp, debug_dir(recipe))):
+        shutil.rmtree(place, ignore_errors=True)
+        if done.exists():
+            done.rename(place)
+    debug_tarball_path(recipe).unlink(missing_ok=True)
     epoch = int(ctx["source_date_epoch"])
-    manifest = _manifest(recipe, ctx, facts)
+    manifest = _manifest(recipe, ctx, facts, debug)
     manifest_path(recipe).write_text(json.dumps(manifest, indent=2) + "\n")
     tarball.write(final, tarball_path(recipe), epoch)
+    if debug:
+        tarball.write(debug_dir(recipe), debug_tarball_path(recipe), epoch)
     write_sbom(recipe, facts, epoch)
     for entry in manifest["files"]:
         print(f"dist: {entry['path']}  {entry['size']:,} bytes  sha256 {entry['sha256']}")
-    for path in (tarball_path(recipe), sbom_path(recipe)):
+    for name, entry in debug.items():
+        print(f"dist: {name}: {entry['stripped_bytes']:,} bytes shipped, {entry['dwarf_bytes']:,} bytes "
+              f"of DWARF in {debug_dir(recipe).name}/{entry['module']}")
+    for path in (tarball_path(recipe), sbom_path(recipe), *([debug_tarball_path(recipe)] if debug else [])):
         print(f"dist: {path.name}  {path.stat().st_size:,} bytes  sha256 {sha256_of(path)}")
 
 
@@ -131,6 +161,49 @@ def _assemble(recipe: Recipe, ctx: dict[str, Any], tmp: Path, facts: provenance.
     (tmp / readme_path(recipe).name).write_text(render_readme(recipe, facts))
 
 
+def _split_debug(recipe: Recipe, tmp: Path, debug_tmp: Path) -> dict[str, dict[str, Any]]:
+    """Move each module of ``tmp`` (whole, DWARF included) to ``debug_tmp`` as ``<stem>.debug.wasm``
+    and put back a copy without its ``.debug_*`` sections (``llvm-objcopy --strip-debug``: the
+    ``name`` section stays, so traps still name functions). Return what the manifest records."""
+    objcopy = build.load_sdk().path / "bin" / "llvm-objcopy"
+    debug_tmp.mkdir(parents=True)
+    split = {}
+    for module in launches(recipe).values():
+        whole = debug_tmp / debug_module_name(module)
+        shutil.move(tmp / module, whole)
+        cmd.run([objcopy, "--strip-debug", whole, tmp / module], log=build.log_path(recipe))
+        split[module] = _check_split(recipe, whole, tmp / module)
+    return split
+
+
+def _no_dwarf(recipe: Recipe, tmp: Path) -> dict[str, dict[str, Any]]:
+    """A recipe that says its modules carry no DWARF (``artifact.no_debug_info``) must be right:
+    otherwise the shipped module would carry it."""
+    for module in launches(recipe).values():
+        if dwarf := wasmfile.debug_bytes(wasmfile.read_sections(tmp / module)):
+            raise CommandError(
+                f"{recipe.id}: {module} carries {dwarf:,} bytes of DWARF",
+                why=f"{recipe.path.name} says artifact.no_debug_info, so it would ship unstripped",
+                hint="remove artifact.no_debug_info to split the DWARF into a debug companion")
+    return {}
+
+
+def _check_split(recipe: Recipe, whole: Path, stripped: Path) -> dict[str, Any]:
+    before, after = wasmfile.read_sections(whole), wasmfile.read_sections(stripped)
+    dwarf = wasmfile.debug_bytes(before)
+    problem = ("the module has no DWARF (.debug_* sections) to split off" if not dwarf else
+               "DWARF is left in the stripped module" if wasmfile.debug_bytes(after) else
+               "the stripped module lost its name section" if
+               any(s.name == "name" for s in before) and not any(s.name == "name" for s in after) else "")
+    if problem:
+        raise CommandError(
+            f"debug split of {recipe.id}: {stripped.name}", why=problem,
+            hint=f"if the build carries no debug info on purpose, say why in {recipe.path.name}: "
+                 "artifact.no_debug_info")
+    return {"module": whole.name, "stripped_bytes": stripped.stat().st_size,
+            "debug_bytes": whole.stat().st_size, "dwarf_bytes": dwarf, "sha256": sha256_of(whole)}
+
+
 def write_sbom(recipe: Recipe, facts: provenance.Provenance, epoch: int) -> Path:
     """The artifact's SPDX 2.3 document, validated by spdx-tools before it is written."""
     from . import sbom
@@ -148,7 +221,8 @@ def write_sbom(recipe: Recipe, facts: provenance.Provenance, epoch: int) -> Path
     return sbom_path(recipe)
 
 
-def _manifest(recipe: Recipe, ctx: dict[str, Any], facts: provenance.Provenance) -> dict[str, Any]:
+def _manifest(recipe: Recipe, ctx: dict[str, Any], facts: provenance.Provenance,
+              debug: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The artifact's manifest.json: what it holds and what it was made from, with no path of the
     build machine (:mod:`toolchain.hostpaths`; the configure line shows ``$BUILD``, ``$VENV``…)."""
     assert recipe.artifact is not None
@@ -175,10 +249,13 @@ def _manifest(recipe: Recipe, ctx: dict[str, Any], facts: provenance.Provenance)
         "configure": hostpaths.scrub_json(config["configure"]),
         "config_site": [e.model_dump() for e in recipe.build.config_site],
         "files": [
-            {"path": name, "size": (final / name).stat().st_size, "sha256": sha256_of(final / name)}
+            {"path": name, "size": (final / name).stat().st_size, "sha256": sha256_of(final / name),
+             **({"debug": debug[name]} if name in debug else {})}
             for pair in launches(recipe).items() for name in reversed(pair)
         ],
         "trees": trees,
+        "debug_companion": ({"tarball": debug_tarball_path(recipe).name} if debug else
+                            {"tarball": None, "why_none": recipe.artifact.no_debug_info}),
     }
 
 

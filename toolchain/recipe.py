@@ -223,6 +223,10 @@ class Artifact(_Strict):
         description="the README.md inside the artifact: how to run it with `wasmtime run`, its limits")
     limits: list[Annotated[str, Field(min_length=3)]] = Field(
         default_factory=list, description="known limits, one line each, for the artifact's README")
+    no_debug_info: str = Field(
+        default="",
+        description="why the modules carry no DWARF (empty: they do, and dist ships them stripped "
+                    "with the DWARF in a <id>-wasi-debug companion)")
 
 
 class Smoke(_Strict):

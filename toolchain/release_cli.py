@@ -18,7 +18,7 @@ from typing import Any
 from . import paths
 from .errors import WasiportsError
 
-COMMANDS = ("gate", "bundle", "checksums", "check-sbom", "publish")
+COMMANDS = ("gate", "bundle", "checksums", "check-sbom", "publish", "repro")
 
 
 def add_parsers(sub: Any) -> None:
@@ -37,6 +37,8 @@ def add_parsers(sub: Any) -> None:
     pub = sub.add_parser("publish", help="push packaged artifacts to an OCI registry")
     pub.add_argument("--oci", required=True, metavar="REGISTRY/REPO")
     pub.add_argument("ids", nargs="*", help="recipe ids; default: every packaged interpreter")
+    repro = sub.add_parser("repro", help="build recipes again in a second directory and compare the bytes")
+    repro.add_argument("ids", nargs="+", metavar="ID", help="recipe ids (libraries or interpreters)")
 
 
 def _recipe(recipe_id: str) -> Any:
@@ -106,4 +108,8 @@ def dispatch(opts: argparse.Namespace) -> int:
         return 1 if problems else 0
     if opts.command == "check-sbom":
         return check_sbom(opts.files)
+    if opts.command == "repro":
+        from . import repro
+
+        return repro.main([_recipe(i) for i in opts.ids])
     return _publish(opts.oci, opts.ids)

@@ -9,6 +9,7 @@ built there is skipped with the reason."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from toolchain import build, checksums, dist, hostpaths, paths, recipe, release_cli, wasmtime_cli
+from toolchain import build, checksums, dist, hostpaths, paths, recipe, release_cli, wasmfile, wasmtime_cli
 
 pytestmark = pytest.mark.integration
 
@@ -68,15 +69,39 @@ def test_files_we_write_name_no_host_path(packaged: recipe.Recipe) -> None:
     assert found == []
 
 
+def test_shipped_modules_are_stripped_and_the_dwarf_is_in_the_companion(packaged: recipe.Recipe) -> None:
+    manifest = json.loads(dist.manifest_path(packaged).read_text())
+    sums = (paths.DIST / checksums.NAME).read_text()
+    for module in dist.launches(packaged).values():
+        shipped = wasmfile.read_sections(build.dist_dir(packaged) / module)
+        assert wasmfile.debug_bytes(shipped) == 0 and any(s.name == "name" for s in shipped)
+        entry = next(f for f in manifest["files"] if f["path"] == module)
+        if not dist.has_debug_companion(packaged):
+            assert "debug" not in entry and manifest["debug_companion"]["why_none"]
+            continue
+        whole = dist.debug_dir(packaged) / dist.debug_module_name(module)
+        assert entry["debug"]["dwarf_bytes"] == wasmfile.debug_bytes(wasmfile.read_sections(whole)) > 0
+        assert entry["debug"]["stripped_bytes"] == entry["size"] < entry["debug"]["debug_bytes"]
+        print(f"{packaged.id}: {module} {entry['size']:,} B shipped, {entry['debug']['debug_bytes']:,} B "
+              f"with its {entry['debug']['dwarf_bytes']:,} B of DWARF")
+    if dist.has_debug_companion(packaged):
+        assert f"  {dist.debug_tarball_path(packaged).name}\n" in sums
+
+
 def test_the_interpreters_own_files_name_no_host_path(packaged: recipe.Recipe) -> None:
     """Modules and runtime files made by the interpreters' own builds (compiled-in __FILE__ paths,
-    CPython's _sysconfigdata, Ruby's rbconfig.rb): findings are reported, not patched here."""
+    CPython's _sysconfigdata, Ruby's rbconfig.rb, the DWARF of the debug companion): findings are
+    reported, not patched here."""
     needles, found = own_needles(), []
-    with tarfile.open(dist.tarball_path(packaged)) as tar:
-        for m in tar.getmembers():
-            if m.isfile() and not OWN_FILES.match(m.name):
-                hits = hostpaths.leaks(tar.extractfile(m).read(), m.name, needles)  # type: ignore[union-attr]
-                found += hits[:1]
+    tarballs = [dist.tarball_path(packaged)]
+    if dist.has_debug_companion(packaged):
+        tarballs.append(dist.debug_tarball_path(packaged))
+    for path in tarballs:
+        with tarfile.open(path) as tar:
+            for m in tar.getmembers():
+                if m.isfile() and not OWN_FILES.match(m.name):
+                    hits = hostpaths.leaks(tar.extractfile(m).read(), m.name, needles)  # type: ignore[union-attr]
+                    found += hits[:1]
     if found:
         print("\n".join(found))
         pytest.xfail(f"{len(found)} file(s) of the interpreter's own build name build paths, "

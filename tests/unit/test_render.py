@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from toolchain import build, paths, recipe, sdk
-from toolchain.errors import RecipeError
+from toolchain.errors import RecipeError, WasiportsError
 from toolchain.render import render
 
 PYTHON = recipe.load(paths.RECIPES / "python" / "3.13.5.toml")
@@ -96,3 +96,24 @@ def test_methods_of_plain_values_still_work() -> None:
     ctx = build.context(PYTHON, INFO)
     text = "{{ runner.split()[0] }} {{ tools.get('wasm-opt') }} {{ recipe.id.upper() }} {{ range(2)|list }}"
     assert render(text, ctx, where=WHERE) == f"{ctx['runner'].split()[0]} /opt/bin/wasm-opt PYTHON-3.13.5 [0, 1]"
+
+
+def test_every_recipe_compiles_with_the_prefix_map(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each recipe's wasm compile flags carry {{ prefix_map }}: compiled-in paths then name
+    /wasiports/…, and two build directories give the same bytes (wasiports repro)."""
+    monkeypatch.setattr(paths, "BUILD", tmp_path / "b")
+    for r in recipe.discover():
+        ctx = build.context(r, INFO)
+        flags = ctx["prefix_map"]
+        rendered = " ".join([*build.build_env(r, ctx).values(), *build.configure_argv(r, ctx),
+                             *build.make_args(r, ctx, "make"),
+                             *(render(a, ctx, where=WHERE) for s in r.build.pre_configure for a in s.run)])
+        assert flags in rendered, f"{r.path}: no {{{{ prefix_map }}}} in its CFLAGS"
+    assert flags.split()[-1] == f"-ffile-prefix-map={tmp_path / 'b'}=/wasiports/build"  # the last map wins
+    assert f"-ffile-prefix-map={INFO.path}=/wasiports/sdk" in flags
+
+
+def test_a_build_directory_with_spaces_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(paths, "BUILD", tmp_path / "my builds")
+    with pytest.raises(WasiportsError, match="white space"):
+        build.prefix_map(INFO)

@@ -48,7 +48,8 @@ def env(report_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F81
 def package(dist: Path) -> None:
     final = dist / f"{PHP.id}-wasi"
     final.mkdir(parents=True)
-    manifest = {"files": [{"path": "php.wasm", "size": 12_345_678, "sha256": "0" * 64},
+    manifest = {"files": [{"path": "php.wasm", "size": 12_345_678, "sha256": "0" * 64,
+                           "debug": {"module": "php.debug.wasm", "debug_bytes": 34_567_890}},
                           {"path": "php", "size": 100, "sha256": "0" * 64}],
                 "sdk": {"origin": "wasi-sdk release", "clang_version": "19.1.5", "release": "25.0"},
                 "runner": {"wasmtime-py": "50.0.1"}}
@@ -92,13 +93,13 @@ def test_artifact_sizes_sdk_and_runner(env: Path) -> None:
     package(env / "dist")
     suite = report.write([PHP])["suites"][0]
     assert suite["artifact"] == {"packaged": True, "modules": {"php.wasm": 12_345_678},
-                                 "tarball_bytes": 4321, "sdk": "wasi-sdk 25.0 (clang 19.1.5)",
+                                 "debug": {"php.wasm": 34_567_890}, "tarball_bytes": 4321, "sdk": "wasi-sdk 25.0 (clang 19.1.5)",
                                  "built_with_runner": "wasmtime-py 50.0.1"}
     page = (env / "dist" / "report" / "index.html").read_text()
-    assert "php.wasm 12,345,678 B" in page and "4,321 B" in page
+    assert "php.wasm 12,345,678 B (debug companion 34,567,890 B)" in page and "4,321 B" in page
     assert "wasi-sdk 25.0 (clang 19.1.5)" in page and suite["runner"] in page
     md = (env / "dist" / "report" / "report.md").read_text()
-    assert f"| {PHP.id} | php.wasm 12,345,678 B | 4,321 B | wasi-sdk 25.0 (clang 19.1.5) |" in md
+    assert f"| {PHP.id} | php.wasm 12,345,678 B (debug companion 34,567,890 B) | 4,321 B | wasi-sdk 25.0 (clang 19.1.5) |" in md
 
 
 def test_an_artifact_packaged_elsewhere_is_said_so(env: Path) -> None:

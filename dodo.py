@@ -129,16 +129,16 @@ def task_dist():
                          r.template_path(r.artifact.readme_template)],
             "targets": [build.dist_dir(r) / r.artifact.module_name, dist.launcher_path(r),
                         dist.manifest_path(r), dist.tarball_path(r), dist.sbom_path(r),
-                        *([dist.debug_tarball_path(r)] if dist.has_debug_companion(r) else [])],
+                        dist.debug_tarball_path(r)],
             # Bump when what package() writes changes (2: SBOM, README, no host paths; 3: stripped
-            # modules and debug companions).
-            "uptodate": [config_changed({"dist_format": 3})],
+            # modules and debug companions; 4: a companion for every interpreter, partial or not).
+            "uptodate": [config_changed({"dist_format": 4})],
         }
     yield {
         "name": "hash",
         "actions": [action(checksums.write, paths.DIST)],
         "file_dep": [p for r in INTERPRETERS for p in (dist.tarball_path(r), dist.sbom_path(r),
-                                                        *([dist.debug_tarball_path(r)] if dist.has_debug_companion(r) else []))],
+                                                        dist.debug_tarball_path(r))],
         "targets": [paths.DIST / checksums.NAME],
     }
 

@@ -101,7 +101,8 @@ def debug_module_name(module: str) -> str:
     return f"{Path(module).stem}.debug.wasm"
 
 
-def has_debug_companion(recipe: Recipe) -> bool:
+def full_debug_info(recipe: Recipe) -> bool:
+    """Whether the interpreter's own code is compiled with DWARF (``artifact.no_debug_info`` empty)."""
     assert recipe.artifact is not None
     return not recipe.artifact.no_debug_info
 
@@ -117,26 +118,29 @@ def package(recipe: Recipe) -> None:
     for old in (tmp, debug_tmp):
         shutil.rmtree(old, ignore_errors=True)
     tmp.mkdir(parents=True)
-    _assemble(recipe, ctx, tmp, facts)
-    debug = _split_debug(recipe, tmp, debug_tmp) if has_debug_companion(recipe) else _no_dwarf(recipe, tmp)
+    try:
+        _assemble(recipe, ctx, tmp, facts)
+        debug = _split_debug(recipe, tmp, debug_tmp)
+    except BaseException:  # a failed dist leaves no half-made directory behind
+        for old in (tmp, debug_tmp):
+            shutil.rmtree(old, ignore_errors=True)
+        raise
     for done, place in ((tmp, final), (debug_tmp, debug_dir(recipe))):
         shutil.rmtree(place, ignore_errors=True)
-        if done.exists():
-            done.rename(place)
+        done.rename(place)
     debug_tarball_path(recipe).unlink(missing_ok=True)
     epoch = int(ctx["source_date_epoch"])
     manifest = _manifest(recipe, ctx, facts, debug)
     manifest_path(recipe).write_text(json.dumps(manifest, indent=2) + "\n")
     tarball.write(final, tarball_path(recipe), epoch)
-    if debug:
-        tarball.write(debug_dir(recipe), debug_tarball_path(recipe), epoch)
+    tarball.write(debug_dir(recipe), debug_tarball_path(recipe), epoch)
     write_sbom(recipe, facts, epoch)
     for entry in manifest["files"]:
         print(f"dist: {entry['path']}  {entry['size']:,} bytes  sha256 {entry['sha256']}")
     for name, entry in debug.items():
         print(f"dist: {name}: {entry['stripped_bytes']:,} bytes shipped, {entry['dwarf_bytes']:,} bytes "
               f"of DWARF in {debug_dir(recipe).name}/{entry['module']}")
-    for path in (tarball_path(recipe), sbom_path(recipe), *([debug_tarball_path(recipe)] if debug else [])):
+    for path in (tarball_path(recipe), sbom_path(recipe), debug_tarball_path(recipe)):
         print(f"dist: {path.name}  {path.stat().st_size:,} bytes  sha256 {sha256_of(path)}")
 
 
@@ -164,44 +168,52 @@ def _assemble(recipe: Recipe, ctx: dict[str, Any], tmp: Path, facts: provenance.
 def _split_debug(recipe: Recipe, tmp: Path, debug_tmp: Path) -> dict[str, dict[str, Any]]:
     """Move each module of ``tmp`` (whole, DWARF included) to ``debug_tmp`` as ``<stem>.debug.wasm``
     and put back a copy without its ``.debug_*`` sections (``llvm-objcopy --strip-debug``: the
-    ``name`` section stays, so traps still name functions). Return what the manifest records."""
-    objcopy = build.load_sdk().path / "bin" / "llvm-objcopy"
+    ``name`` section stays, so traps still name functions). Return what the manifest records.
+
+    A recipe whose own code is built without DWARF (``artifact.no_debug_info``) still links some
+    (the SDK's libc and compiler-rt carry it): its companion holds that, and the manifest calls
+    it partial."""
     debug_tmp.mkdir(parents=True)
     split = {}
     for module in launches(recipe).values():
         whole = debug_tmp / debug_module_name(module)
         shutil.move(tmp / module, whole)
-        cmd.run([objcopy, "--strip-debug", whole, tmp / module], log=build.log_path(recipe))
+        _strip(recipe, whole, tmp / module)
         split[module] = _check_split(recipe, whole, tmp / module)
     return split
 
 
-def _no_dwarf(recipe: Recipe, tmp: Path) -> dict[str, dict[str, Any]]:
-    """A recipe that says its modules carry no DWARF (``artifact.no_debug_info``) must be right:
-    otherwise the shipped module would carry it."""
-    for module in launches(recipe).values():
-        if dwarf := wasmfile.debug_bytes(wasmfile.read_sections(tmp / module)):
-            raise CommandError(
-                f"{recipe.id}: {module} carries {dwarf:,} bytes of DWARF",
-                why=f"{recipe.path.name} says artifact.no_debug_info, so it would ship unstripped",
-                hint="remove artifact.no_debug_info to split the DWARF into a debug companion")
-    return {}
+def _strip(recipe: Recipe, whole: Path, out: Path) -> None:
+    """``out``: ``whole`` without its DWARF (``llvm-objcopy --strip-debug`` of the SDK)."""
+    objcopy = build.load_sdk().path / "bin" / "llvm-objcopy"
+    cmd.run([objcopy, "--strip-debug", whole, out], log=build.log_path(recipe))
 
 
 def _check_split(recipe: Recipe, whole: Path, stripped: Path) -> dict[str, Any]:
     before, after = wasmfile.read_sections(whole), wasmfile.read_sections(stripped)
     dwarf = wasmfile.debug_bytes(before)
-    problem = ("the module has no DWARF (.debug_* sections) to split off" if not dwarf else
+    problem = ("the module has no DWARF (.debug_* sections) to split off"
+               if not dwarf and full_debug_info(recipe) else
                "DWARF is left in the stripped module" if wasmfile.debug_bytes(after) else
                "the stripped module lost its name section" if
                any(s.name == "name" for s in before) and not any(s.name == "name" for s in after) else "")
     if problem:
         raise CommandError(
             f"debug split of {recipe.id}: {stripped.name}", why=problem,
-            hint=f"if the build carries no debug info on purpose, say why in {recipe.path.name}: "
-                 "artifact.no_debug_info")
+            hint=f"build with -g, or if the interpreter is built without debug info on purpose, "
+                 f"say why in {recipe.path.name}: artifact.no_debug_info")
     return {"module": whole.name, "stripped_bytes": stripped.stat().st_size,
             "debug_bytes": whole.stat().st_size, "dwarf_bytes": dwarf, "sha256": sha256_of(whole)}
+
+
+def _companion(recipe: Recipe, debug: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The manifest's word on the debug companion: its tarball, and whether it covers the
+    interpreter's own code (``partial``: only what the SDK's libraries brought, and why)."""
+    assert recipe.artifact is not None
+    why = recipe.artifact.no_debug_info
+    covers = "all" if not why else "partial" if any(e["dwarf_bytes"] for e in debug.values()) else "none"
+    return {"tarball": debug_tarball_path(recipe).name, "covers": covers,
+            **({"why_partial": why} if why else {})}
 
 
 def write_sbom(recipe: Recipe, facts: provenance.Provenance, epoch: int) -> Path:
@@ -254,8 +266,7 @@ def _manifest(recipe: Recipe, ctx: dict[str, Any], facts: provenance.Provenance,
             for pair in launches(recipe).items() for name in reversed(pair)
         ],
         "trees": trees,
-        "debug_companion": ({"tarball": debug_tarball_path(recipe).name} if debug else
-                            {"tarball": None, "why_none": recipe.artifact.no_debug_info}),
+        "debug_companion": _companion(recipe, debug),
     }
 
 

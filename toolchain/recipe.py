@@ -225,8 +225,10 @@ class Artifact(_Strict):
         default_factory=list, description="known limits, one line each, for the artifact's README")
     no_debug_info: str = Field(
         default="",
-        description="why the modules carry no DWARF (empty: they do, and dist ships them stripped "
-                    "with the DWARF in a <id>-wasi-debug companion)")
+        description="why the interpreter's own code is compiled without DWARF (empty: it is not). "
+                    "dist strips whatever DWARF the modules carry either way (the SDK's libc may "
+                    "bring some) into the <id>-wasi-debug companion; this reason goes into the "
+                    "manifest, which then calls the companion partial")
 
 
 class Smoke(_Strict):

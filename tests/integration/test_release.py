@@ -76,16 +76,14 @@ def test_shipped_modules_are_stripped_and_the_dwarf_is_in_the_companion(packaged
         shipped = wasmfile.read_sections(build.dist_dir(packaged) / module)
         assert wasmfile.debug_bytes(shipped) == 0 and any(s.name == "name" for s in shipped)
         entry = next(f for f in manifest["files"] if f["path"] == module)
-        if not dist.has_debug_companion(packaged):
-            assert "debug" not in entry and manifest["debug_companion"]["why_none"]
-            continue
         whole = dist.debug_dir(packaged) / dist.debug_module_name(module)
         assert entry["debug"]["dwarf_bytes"] == wasmfile.debug_bytes(wasmfile.read_sections(whole)) > 0
         assert entry["debug"]["stripped_bytes"] == entry["size"] < entry["debug"]["debug_bytes"]
         print(f"{packaged.id}: {module} {entry['size']:,} B shipped, {entry['debug']['debug_bytes']:,} B "
               f"with its {entry['debug']['dwarf_bytes']:,} B of DWARF")
-    if dist.has_debug_companion(packaged):
-        assert f"  {dist.debug_tarball_path(packaged).name}\n" in sums
+    assert f"  {dist.debug_tarball_path(packaged).name}\n" in sums
+    companion = manifest["debug_companion"]
+    assert companion["covers"] == ("all" if dist.full_debug_info(packaged) else "partial"), companion
 
 
 def test_the_interpreters_own_files_name_no_host_path(packaged: recipe.Recipe) -> None:
@@ -93,9 +91,7 @@ def test_the_interpreters_own_files_name_no_host_path(packaged: recipe.Recipe) -
     CPython's _sysconfigdata, Ruby's rbconfig.rb, the DWARF of the debug companion): findings are
     reported, not patched here."""
     needles, found = own_needles(), []
-    tarballs = [dist.tarball_path(packaged)]
-    if dist.has_debug_companion(packaged):
-        tarballs.append(dist.debug_tarball_path(packaged))
+    tarballs = [dist.tarball_path(packaged), dist.debug_tarball_path(packaged)]
     for path in tarballs:
         with tarfile.open(path) as tar:
             for m in tar.getmembers():

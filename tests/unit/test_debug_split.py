@@ -11,8 +11,8 @@ from toolchain import dist, recipe
 from toolchain.errors import CommandError
 
 RECIPES = recipe.discover()
-SPLIT = next(r for r in RECIPES if r.kind == "interpreter" and dist.has_debug_companion(r))
-NO_DWARF = next(r for r in RECIPES if r.kind == "interpreter" and not dist.has_debug_companion(r))
+SPLIT = next(r for r in RECIPES if r.kind == "interpreter" and dist.full_debug_info(r))
+PARTIAL = next(r for r in RECIPES if r.kind == "interpreter" and not dist.full_debug_info(r))
 
 
 def write(path: Path, dwarf: bool, named: bool = True) -> Path:
@@ -22,9 +22,9 @@ def write(path: Path, dwarf: bool, named: bool = True) -> Path:
     return path
 
 
-def test_every_interpreter_either_splits_or_says_why_not() -> None:
+def test_every_interpreter_built_without_dwarf_says_why() -> None:
     for r in RECIPES:
-        if r.kind == "interpreter" and not dist.has_debug_companion(r):
+        if r.kind == "interpreter" and not dist.full_debug_info(r):
             assert r.artifact is not None and len(r.artifact.no_debug_info) > 40, r.id
 
 
@@ -48,10 +48,18 @@ def test_a_bad_split_stops_the_build(tmp_path: Path, whole_dwarf: bool, stripped
         dist._check_split(SPLIT, whole, stripped)
 
 
-def test_a_recipe_saying_no_dwarf_must_be_right(tmp_path: Path) -> None:
-    for module in dist.launches(NO_DWARF).values():
-        write(tmp_path / module, False)
-    assert dist._no_dwarf(NO_DWARF, tmp_path) == {}
-    write(tmp_path / next(iter(dist.launches(NO_DWARF).values())), True)
-    with pytest.raises(CommandError, match="carries .* bytes of DWARF"):
-        dist._no_dwarf(NO_DWARF, tmp_path)
+def test_a_module_without_dwarf_is_an_error_only_when_its_code_was_built_with_it(tmp_path: Path) -> None:
+    """A recipe built -g0 (artifact.no_debug_info) may link no DWARF at all (an SDK whose libc
+    has none): its companion is then recorded as covering nothing, not refused."""
+    whole, stripped = write(tmp_path / "m.debug.wasm", False), write(tmp_path / "m.wasm", False)
+    assert dist._check_split(PARTIAL, whole, stripped)["dwarf_bytes"] == 0
+    assert dist._companion(PARTIAL, {"m.wasm": {"dwarf_bytes": 0}})["covers"] == "none"
+    with pytest.raises(CommandError, match="no DWARF"):
+        dist._check_split(SPLIT, whole, stripped)
+
+
+def test_the_manifest_says_whether_the_companion_covers_the_interpreter() -> None:
+    assert dist._companion(SPLIT, {"m.wasm": {"dwarf_bytes": 9}}) == {
+        "tarball": f"{SPLIT.id}-wasi-debug.tar.gz", "covers": "all"}
+    partial = dist._companion(PARTIAL, {"m.wasm": {"dwarf_bytes": 9}})
+    assert partial["covers"] == "partial" and partial["why_partial"] == PARTIAL.artifact.no_debug_info

@@ -129,16 +129,16 @@ def task_dist():
                          r.template_path(r.artifact.readme_template)],
             "targets": [build.dist_dir(r) / r.artifact.module_name, dist.launcher_path(r),
                         dist.manifest_path(r), dist.tarball_path(r), dist.sbom_path(r),
-                        dist.debug_tarball_path(r)],
+                        *([dist.debug_tarball_path(r)] if dist.has_debug_companion(r) else [])],
             # Bump when what package() writes changes (2: SBOM, README, no host paths; 3: stripped
-            # modules and debug companions; 4: a companion for every interpreter, partial or not).
+            # modules and debug companions; 4: the SDK libraries' DWARF dropped from -g0 builds).
             "uptodate": [config_changed({"dist_format": 4})],
         }
     yield {
         "name": "hash",
         "actions": [action(checksums.write, paths.DIST)],
         "file_dep": [p for r in INTERPRETERS for p in (dist.tarball_path(r), dist.sbom_path(r),
-                                                        dist.debug_tarball_path(r))],
+                                                        *([dist.debug_tarball_path(r)] if dist.has_debug_companion(r) else []))],
         "targets": [paths.DIST / checksums.NAME],
     }
 
@@ -155,7 +155,8 @@ def task_smoke():
 
 
 def task_test():
-    """Run the language's own test suite under wasmtime; fail on regressions only."""
+    """Run the language's own test suite under wasmtime; fail on regressions only
+    (WASIPORTS_TEST_SUBSET=ci: each recipe's declared CI subset)."""
     for r in INTERPRETERS:
         if not r.test.suite:
             continue
@@ -166,6 +167,8 @@ def task_test():
             "file_dep": [build.installed_stamp(r), dist.launcher_path(r),
                          *([expectations] if expectations else [])],
             "targets": [testing.results_path(r)],
+            # WASIPORTS_TEST_SUBSET=ci (.ci/run) runs the recipe's test.ci_subset only.
+            "uptodate": [config_changed({"subset": testing.subset_choice()})],
         }
 
 

@@ -101,8 +101,9 @@ def debug_module_name(module: str) -> str:
     return f"{Path(module).stem}.debug.wasm"
 
 
-def full_debug_info(recipe: Recipe) -> bool:
-    """Whether the interpreter's own code is compiled with DWARF (``artifact.no_debug_info`` empty)."""
+def has_debug_companion(recipe: Recipe) -> bool:
+    """Whether the interpreter's own code is compiled with DWARF (``artifact.no_debug_info``
+    empty), and so ships a debug companion."""
     assert recipe.artifact is not None
     return not recipe.artifact.no_debug_info
 
@@ -120,27 +121,29 @@ def package(recipe: Recipe) -> None:
     tmp.mkdir(parents=True)
     try:
         _assemble(recipe, ctx, tmp, facts)
-        debug = _split_debug(recipe, tmp, debug_tmp)
+        debug = _split_debug(recipe, tmp, debug_tmp) if has_debug_companion(recipe) else _drop_dwarf(recipe, tmp)
     except BaseException:  # a failed dist leaves no half-made directory behind
         for old in (tmp, debug_tmp):
             shutil.rmtree(old, ignore_errors=True)
         raise
     for done, place in ((tmp, final), (debug_tmp, debug_dir(recipe))):
         shutil.rmtree(place, ignore_errors=True)
-        done.rename(place)
+        if done.exists():
+            done.rename(place)
     debug_tarball_path(recipe).unlink(missing_ok=True)
     epoch = int(ctx["source_date_epoch"])
     manifest = _manifest(recipe, ctx, facts, debug)
     manifest_path(recipe).write_text(json.dumps(manifest, indent=2) + "\n")
     tarball.write(final, tarball_path(recipe), epoch)
-    tarball.write(debug_dir(recipe), debug_tarball_path(recipe), epoch)
+    if debug:
+        tarball.write(debug_dir(recipe), debug_tarball_path(recipe), epoch)
     write_sbom(recipe, facts, epoch)
     for entry in manifest["files"]:
         print(f"dist: {entry['path']}  {entry['size']:,} bytes  sha256 {entry['sha256']}")
     for name, entry in debug.items():
         print(f"dist: {name}: {entry['stripped_bytes']:,} bytes shipped, {entry['dwarf_bytes']:,} bytes "
               f"of DWARF in {debug_dir(recipe).name}/{entry['module']}")
-    for path in (tarball_path(recipe), sbom_path(recipe), debug_tarball_path(recipe)):
+    for path in (tarball_path(recipe), sbom_path(recipe), *([debug_tarball_path(recipe)] if debug else [])):
         print(f"dist: {path.name}  {path.stat().st_size:,} bytes  sha256 {sha256_of(path)}")
 
 
@@ -168,11 +171,7 @@ def _assemble(recipe: Recipe, ctx: dict[str, Any], tmp: Path, facts: provenance.
 def _split_debug(recipe: Recipe, tmp: Path, debug_tmp: Path) -> dict[str, dict[str, Any]]:
     """Move each module of ``tmp`` (whole, DWARF included) to ``debug_tmp`` as ``<stem>.debug.wasm``
     and put back a copy without its ``.debug_*`` sections (``llvm-objcopy --strip-debug``: the
-    ``name`` section stays, so traps still name functions). Return what the manifest records.
-
-    A recipe whose own code is built without DWARF (``artifact.no_debug_info``) still links some
-    (the SDK's libc and compiler-rt carry it): its companion holds that, and the manifest calls
-    it partial."""
+    ``name`` section stays, so traps still name functions). Return what the manifest records."""
     debug_tmp.mkdir(parents=True)
     split = {}
     for module in launches(recipe).values():
@@ -181,6 +180,22 @@ def _split_debug(recipe: Recipe, tmp: Path, debug_tmp: Path) -> dict[str, dict[s
         _strip(recipe, whole, tmp / module)
         split[module] = _check_split(recipe, whole, tmp / module)
     return split
+
+
+def _drop_dwarf(recipe: Recipe, tmp: Path) -> dict[str, dict[str, Any]]:
+    """For a recipe built without DWARF (``artifact.no_debug_info``): strip what DWARF its modules
+    still carry. It comes from the SDK's wasi-libc and compiler-rt, and wasm-opt without ``-g``
+    copies it unchanged while rewriting the code, so its addresses no longer match: nothing worth
+    a companion. Returns no companion entries."""
+    for module in launches(recipe).values():
+        if dwarf := wasmfile.debug_bytes(wasmfile.read_sections(tmp / module)):
+            whole = tmp / f"{module}.with-dwarf"
+            (tmp / module).rename(whole)
+            _strip(recipe, whole, tmp / module)
+            whole.unlink()
+            print(f"dist: {module}: dropped {dwarf:,} bytes of DWARF that the SDK's libraries brought "
+                  f"(stale after wasm-opt without -g)")
+    return {}
 
 
 def _strip(recipe: Recipe, whole: Path, out: Path) -> None:
@@ -192,8 +207,7 @@ def _strip(recipe: Recipe, whole: Path, out: Path) -> None:
 def _check_split(recipe: Recipe, whole: Path, stripped: Path) -> dict[str, Any]:
     before, after = wasmfile.read_sections(whole), wasmfile.read_sections(stripped)
     dwarf = wasmfile.debug_bytes(before)
-    problem = ("the module has no DWARF (.debug_* sections) to split off"
-               if not dwarf and full_debug_info(recipe) else
+    problem = ("the module has no DWARF (.debug_* sections) to split off" if not dwarf else
                "DWARF is left in the stripped module" if wasmfile.debug_bytes(after) else
                "the stripped module lost its name section" if
                any(s.name == "name" for s in before) and not any(s.name == "name" for s in after) else "")
@@ -204,16 +218,6 @@ def _check_split(recipe: Recipe, whole: Path, stripped: Path) -> dict[str, Any]:
                  f"say why in {recipe.path.name}: artifact.no_debug_info")
     return {"module": whole.name, "stripped_bytes": stripped.stat().st_size,
             "debug_bytes": whole.stat().st_size, "dwarf_bytes": dwarf, "sha256": sha256_of(whole)}
-
-
-def _companion(recipe: Recipe, debug: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The manifest's word on the debug companion: its tarball, and whether it covers the
-    interpreter's own code (``partial``: only what the SDK's libraries brought, and why)."""
-    assert recipe.artifact is not None
-    why = recipe.artifact.no_debug_info
-    covers = "all" if not why else "partial" if any(e["dwarf_bytes"] for e in debug.values()) else "none"
-    return {"tarball": debug_tarball_path(recipe).name, "covers": covers,
-            **({"why_partial": why} if why else {})}
 
 
 def write_sbom(recipe: Recipe, facts: provenance.Provenance, epoch: int) -> Path:
@@ -266,7 +270,8 @@ def _manifest(recipe: Recipe, ctx: dict[str, Any], facts: provenance.Provenance,
             for pair in launches(recipe).items() for name in reversed(pair)
         ],
         "trees": trees,
-        "debug_companion": _companion(recipe, debug),
+        "debug_companion": ({"tarball": debug_tarball_path(recipe).name} if debug else
+                            {"tarball": None, "why_none": recipe.artifact.no_debug_info}),
     }
 
 

@@ -225,15 +225,22 @@ class Artifact(_Strict):
         default_factory=list, description="known limits, one line each, for the artifact's README")
     no_debug_info: str = Field(
         default="",
-        description="why the interpreter's own code is compiled without DWARF (empty: it is not). "
-                    "dist strips whatever DWARF the modules carry either way (the SDK's libc may "
-                    "bring some) into the <id>-wasi-debug companion; this reason goes into the "
-                    "manifest, which then calls the companion partial")
+        description="why the interpreter's own code is compiled without DWARF (empty: it is, and "
+                    "dist ships the modules stripped with the DWARF in a <id>-wasi-debug companion). "
+                    "Set, there is no companion; DWARF the SDK's libraries brought is dropped")
 
 
 class Smoke(_Strict):
     args: list[str]
     expect: list[str] = Field(min_length=1, description="substrings the output must contain")
+
+
+class CiSubset(_Strict):
+    """The part of the suite the main job runs when ``WASIPORTS_TEST_SUBSET=ci`` (``.ci/run``,
+    whose 90 minutes do not hold every suite): the units, and why these."""
+
+    units: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    why: str = Field(min_length=10)
 
 
 class Test(_Strict):
@@ -247,6 +254,8 @@ class Test(_Strict):
         description="bytes of wasm memory one unit may use (the runner gets it as WASIPORTS_MAX_MEMORY)",
     )
     args: list[str] = Field(default_factory=list, description="extra arguments for each unit")
+    ci_subset: CiSubset | None = Field(
+        default=None, description="the units run with WASIPORTS_TEST_SUBSET=ci (CI), and why")
 
     @field_validator("expectations")
     @classmethod

@@ -177,7 +177,7 @@ def suite_entry(recipe: Recipe, run: SuiteRun, verdict: expectations.Verdict) ->
         "suite": run.suite, "name": recipe.name, "version": recipe.version,
         "started": gated.started.isoformat(), "finished": gated.finished.isoformat(),
         "wall_seconds": round(wall, 1), "unit_seconds": round(duration, 1),
-        "shard": gated.shard, "host": gated.host.model_dump(),
+        "shard": gated.shard, "subset": gated.subset, "host": gated.host.model_dump(),
         "units": dict(sorted(units.items())), "cases": dict(sorted(cases.items())),
         "total_units": len(gated.units), "total_cases": sum(cases.values()),
         "case_pass_rate": _rate(dict(cases)), "unit_pass_rate": _rate(dict(units)),

@@ -169,6 +169,10 @@ class SuiteRun(_Strict):
     parts: tuple[RunPart, ...] = Field(
         default=(), description="the runs a merged run was made of; empty if not merged"
     )
+    subset: str | None = Field(
+        default=None,
+        description="why only some units ran (the recipe's test.ci_subset); null when all ran",
+    )
     units: tuple[UnitResult, ...] = ()
 
     @model_validator(mode="before")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import build, expectations, fileio, harness, results, runner_server
 from .errors import HarnessError
-from .recipe import Recipe
+from .recipe import CiSubset, Recipe
 from .results import SuiteRun, UnitResult
 from .suites import adapter_for
 
@@ -54,8 +55,9 @@ class _Only:
 
 
 def run_tests(recipe: Recipe, *, units: Sequence[str] = (), shard: tuple[int, int] | None = None,
-              workers: int | None = None, out: Path | None = None) -> SuiteRun:
-    """Run the suite (or some units, or one shard), write the results, print the verdict."""
+              workers: int | None = None, out: Path | None = None, subset: str | None = None) -> SuiteRun:
+    """Run the suite (or some units, or one shard), write the results, print the verdict.
+    ``subset``: why only ``units`` ran, recorded in the results (the report shows it)."""
     adapter: harness.Adapter = adapter_for(recipe)
     if units:
         adapter = _Only(adapter, units)
@@ -68,6 +70,8 @@ def run_tests(recipe: Recipe, *, units: Sequence[str] = (), shard: tuple[int, in
                                 workers=workers, shard=shard, skip=expected.unit_skips(),
                                 # a unit whose bad results are all expected is not run twice
                                 retry_if=lambda unit: expectations.unexpected(unit, expected))
+    if subset:
+        run = run.model_copy(update={"subset": subset})
     target = out or results_path(recipe)
     target.parent.mkdir(parents=True, exist_ok=True)
     fileio.write_text(target, results.to_json(run))
@@ -90,16 +94,36 @@ def check(recipe: Recipe, run: SuiteRun) -> expectations.Verdict:
 
 
 def _inputs(recipe: Recipe) -> dict[str, object]:
-    """What a whole-suite run depends on: the installed build and the units not to run."""
+    """What a run depends on: the installed build, the units not to run, and the subset run."""
+    part = subset(recipe)
     return {"installed": build.installed_stamp(recipe).read_text(),
-            "skip": expectations.for_recipe(recipe).unit_skips()}
+            "skip": expectations.for_recipe(recipe).unit_skips(),
+            "subset": part.units if part else None}
+
+
+SUBSET_VARIABLE = "WASIPORTS_TEST_SUBSET"
+"""``ci``: `doit test` runs each recipe's ``test.ci_subset`` only (``.ci/run`` sets it)."""
+
+
+def subset_choice() -> str:
+    """The value of :data:`SUBSET_VARIABLE`: ``""`` (every unit) or ``"ci"``."""
+    value = os.environ.get(SUBSET_VARIABLE, "")
+    if value not in ("", "ci"):
+        raise HarnessError(f"{SUBSET_VARIABLE}={value!r} is not a subset wasiports knows",
+                           hint=f"unset it to run whole suites, or set {SUBSET_VARIABLE}=ci")
+    return value
+
+
+def subset(recipe: Recipe) -> CiSubset | None:
+    """The units `doit test` runs for ``recipe``: None for all of them."""
+    return recipe.test.ci_subset if subset_choice() == "ci" else None
 
 
 def test_task(recipe: Recipe) -> None:
-    """doit test:<id>: the whole suite, gated on the expectations.
+    """doit test:<id>: the whole suite (or its CI subset), gated on the expectations.
 
-    When only the expectations changed since the last whole run (same installed build, same
-    units to skip), that run is gated again instead of repeated."""
+    When only the expectations changed since the last run (same installed build, same units to
+    skip and to run), that run is gated again instead of repeated."""
     record = test_dir(recipe) / "inputs.json"
     inputs = _inputs(recipe)
     # fileio: an unreadable record counts as none (run again); it is replaced atomically.
@@ -108,6 +132,9 @@ def test_task(recipe: Recipe) -> None:
         run = results.load(results_path(recipe))
     else:
         record.unlink(missing_ok=True)
-        run = run_tests(recipe)
+        part = subset(recipe)
+        if part:
+            print(f"test: {recipe.id}: {len(part.units)} unit(s) only ({SUBSET_VARIABLE}=ci): {part.why}")
+        run = run_tests(recipe, units=part.units if part else (), subset=part.why if part else None)
         fileio.write_json(record, inputs)
     check(recipe, run)

@@ -45,7 +45,7 @@ def suite(zlib: recipe.Recipe, monkeypatch: pytest.MonkeyPatch) -> dict[str, lis
     calls: dict[str, list[object]] = {"run": [], "load": [], "check": []}
     inputs = {"installed": "zlib-1.3.1 abc\n", "skip": []}
     monkeypatch.setattr(testing, "_inputs", lambda r: inputs)
-    monkeypatch.setattr(testing, "run_tests", lambda r: calls["run"].append(r.id) or "fresh run")
+    monkeypatch.setattr(testing, "run_tests", lambda r, **_: calls["run"].append(r.id) or "fresh run")
     monkeypatch.setattr(testing.results, "load", lambda p: calls["load"].append(p) or "old run")
     monkeypatch.setattr(testing, "check", lambda r, run: calls["check"].append(run))
     testing.results_path(zlib).parent.mkdir(parents=True)

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from toolchain import dist, recipe
+from toolchain import dist, recipe, wasmfile
 from toolchain.errors import CommandError
 
 RECIPES = recipe.discover()
-SPLIT = next(r for r in RECIPES if r.kind == "interpreter" and dist.full_debug_info(r))
-PARTIAL = next(r for r in RECIPES if r.kind == "interpreter" and not dist.full_debug_info(r))
+SPLIT = next(r for r in RECIPES if r.kind == "interpreter" and dist.has_debug_companion(r))
+NO_DWARF = next(r for r in RECIPES if r.kind == "interpreter" and not dist.has_debug_companion(r))
 
 
 def write(path: Path, dwarf: bool, named: bool = True) -> Path:
@@ -24,7 +24,7 @@ def write(path: Path, dwarf: bool, named: bool = True) -> Path:
 
 def test_every_interpreter_built_without_dwarf_says_why() -> None:
     for r in RECIPES:
-        if r.kind == "interpreter" and not dist.full_debug_info(r):
+        if r.kind == "interpreter" and not dist.has_debug_companion(r):
             assert r.artifact is not None and len(r.artifact.no_debug_info) > 40, r.id
 
 
@@ -48,18 +48,18 @@ def test_a_bad_split_stops_the_build(tmp_path: Path, whole_dwarf: bool, stripped
         dist._check_split(SPLIT, whole, stripped)
 
 
-def test_a_module_without_dwarf_is_an_error_only_when_its_code_was_built_with_it(tmp_path: Path) -> None:
-    """A recipe built -g0 (artifact.no_debug_info) may link no DWARF at all (an SDK whose libc
-    has none): its companion is then recorded as covering nothing, not refused."""
-    whole, stripped = write(tmp_path / "m.debug.wasm", False), write(tmp_path / "m.wasm", False)
-    assert dist._check_split(PARTIAL, whole, stripped)["dwarf_bytes"] == 0
-    assert dist._companion(PARTIAL, {"m.wasm": {"dwarf_bytes": 0}})["covers"] == "none"
-    with pytest.raises(CommandError, match="no DWARF"):
-        dist._check_split(SPLIT, whole, stripped)
-
-
-def test_the_manifest_says_whether_the_companion_covers_the_interpreter() -> None:
-    assert dist._companion(SPLIT, {"m.wasm": {"dwarf_bytes": 9}}) == {
-        "tarball": f"{SPLIT.id}-wasi-debug.tar.gz", "covers": "all"}
-    partial = dist._companion(PARTIAL, {"m.wasm": {"dwarf_bytes": 9}})
-    assert partial["covers"] == "partial" and partial["why_partial"] == PARTIAL.artifact.no_debug_info
+def test_dwarf_a_build_without_debug_info_still_carries_is_dropped(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's libc brings DWARF that wasm-opt without -g leaves stale: it is stripped, with no
+    companion. (The strip itself is llvm-objcopy, a process: replaced here by a section filter.)"""
+    def strip(_r: object, whole: Path, out: Path) -> None:
+        named = any(sec.name == "name" for sec in wasmfile.read_sections(whole))
+        write(out, False, named)
+    monkeypatch.setattr(dist, "_strip", strip)
+    modules = list(dist.launches(NO_DWARF).values())
+    for module in modules:
+        write(tmp_path / module, module == modules[0])
+    assert dist._drop_dwarf(NO_DWARF, tmp_path) == {}
+    for module in modules:
+        assert wasmfile.debug_bytes(wasmfile.read_sections(tmp_path / module)) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(modules)  # nothing left beside them

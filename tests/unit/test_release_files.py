@@ -35,8 +35,6 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
            "tools": {"wasm-opt": str(tmp_path / "checkout" / "node_modules" / ".bin" / "wasm-opt")}}
     build.sdk_record().parent.mkdir(parents=True)
     build.sdk_record().write_text(json.dumps(sdk))
-    # llvm-objcopy is a process: these modules carry no DWARF, so stripping is a copy here.
-    monkeypatch.setattr(dist, "_strip", lambda _r, whole, out: out.write_bytes(whole.read_bytes()))
     work = build.work_dir(SLIM)
     (work / "src").mkdir(parents=True)
     build.fetch_record(SLIM).write_text(json.dumps({
@@ -48,7 +46,7 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     build.patched_stamp(SLIM).write_text(json.dumps({"source_date_epoch": EPOCH, "patches": patches}))
     stage = build.stage_dir(SLIM) / "usr" / "local"
     (stage / "bin").mkdir(parents=True)
-    for name in ("php", "php-cgi"):  # modules without DWARF (a -g0 build with a libc without any)
+    for name in ("php", "php-cgi"):  # modules without DWARF, as the recipe's no_debug_info says
         (stage / "bin" / name).write_bytes(bytes(wasmtime.wat2wasm(f'(module (func ${name.replace("-", "_")}))')))
     (stage / "etc").mkdir()
     (stage / "etc" / "php.ini").write_text("memory_limit=128M\n")
@@ -69,9 +67,8 @@ def test_package_writes_readme_manifest_tarball_and_sbom(tree: Path) -> None:
     assert manifest["sdk"]["tools"][0] == {"name": "wasm-opt", "package": "binaryen", "version": "132.0.0",
                                            "why": manifest["sdk"]["tools"][0]["why"]}
     assert manifest["source_date_epoch"] == EPOCH
-    assert manifest["debug_companion"] == {"tarball": "php-8.2.32-slim-wasi-debug.tar.gz", "covers": "none",
-                                           "why_partial": SLIM.artifact.no_debug_info}
-    assert dist.debug_tarball_path(SLIM).exists() and not final.with_name(final.name + ".tmp").exists()
+    assert manifest["debug_companion"] == {"tarball": None, "why_none": SLIM.artifact.no_debug_info}
+    assert not dist.debug_tarball_path(SLIM).exists() and not final.with_name(final.name + ".tmp").exists()
     assert any(a.startswith("$BUILD/php-8.2.32-slim/src/") for a in manifest["configure"])
     sbom = json.loads(dist.sbom_path(SLIM).read_text())
     assert sbom["spdxVersion"] == "SPDX-2.3" and sbom["creationInfo"]["created"] == "2023-11-14T22:13:20Z"
@@ -80,7 +77,7 @@ def test_package_writes_readme_manifest_tarball_and_sbom(tree: Path) -> None:
 def test_a_failed_package_leaves_no_half_made_directory(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*_: object) -> None:
         raise WasiportsError("llvm-objcopy failed")
-    monkeypatch.setattr(dist, "_strip", fail)
+    monkeypatch.setattr(dist, "_drop_dwarf", fail)
     with pytest.raises(WasiportsError, match="objcopy"):
         dist.package(SLIM)
     assert not [p.name for p in paths.DIST.iterdir() if p.name.endswith(".tmp")]

@@ -12,7 +12,7 @@ from toolchain import build, dist, paths, recipe, repro, tarball
 
 RECIPES = {r.id: r for r in recipe.discover()}
 ZLIB = next(r for r in RECIPES.values() if r.name == "zlib")
-PYTHON = next(r for r in RECIPES.values() if r.name == "python" and dist.full_debug_info(r))
+PYTHON = next(r for r in RECIPES.values() if r.name == "python" and dist.has_debug_companion(r))
 
 
 def wasm(text: str) -> bytes:

@@ -155,3 +155,18 @@ def test_runner_server_launches_and_kills_with_the_driver(built: None, tmp_path:
         while _children(server) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not _children(server), "the guest outlived its driver"
+
+
+def test_run_tests_units_run_in_their_own_tree_and_gate(built: None, tmp_path: Path) -> None:
+    """Real php-src units through the adapter: the host's run-tests.php, confined by open_basedir to
+    the unit's tree, its JUnit directory and the launcher wrappers, writes its JUnit file and
+    every case is parsed (a JUnit path run-tests may not create failed every unit with exit 255)."""
+    from toolchain import recipe, testing
+    from toolchain.results import Outcome
+
+    php_recipe = next(r for r in recipe.discover() if r.id == ID)
+    run = testing.run_tests(php_recipe, units=["tests/basic", "ext/json/tests"], out=tmp_path / "results.json")
+    for unit in run.units:
+        passed = sum(c.outcome == Outcome.PASS for c in unit.cases)
+        assert passed > 20, (unit.unit, unit.reason, unit.log_tail[-2000:])
+    assert testing.check(php_recipe, run).ok

@@ -132,7 +132,7 @@ def test_php_units_run_in_their_own_tree_with_open_basedir(
     assert command.cwd == tree and (tree / "run-tests.php").is_file()
     assert command.env["TEST_PHP_JUNIT"] == str(scratch / php.JUNIT)  # outside the guest's tree
     assert command.env["WASIPORTS_MAX_MEMORY"] == "2147483648"  # the recipe's default cap
-    basedir = f"open_basedir={tree}/:{scratch / php.JUNIT}:{scratch / 'bin'}/"
+    basedir = f"open_basedir={tree}/:{(scratch / php.JUNIT).parent}/:{scratch / 'bin'}/"
     assert command.argv[:4] == ("/usr/bin/php8.2", "-n", "-d", basedir)
     wrapper = scratch / "bin" / "php"
     assert command.argv[command.argv.index("-p") + 1] == str(wrapper)

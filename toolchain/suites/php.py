@@ -29,7 +29,9 @@ from . import junit
 from .host import host_program, packaged_launcher
 from ..results import CaseResult, Outcome, UnitResult
 
-JUNIT = "junit.xml"
+JUNIT = "report/junit.xml"
+"""In a directory of its own: open_basedir checks a file that does not exist yet by its directory,
+so the file's own path in open_basedir would not let run-tests create it."""
 TREE = "tree"  # the unit's own copy of the source tree, in its scratch directory
 CHUNK = 200
 # run-tests exits 1 when a test failed; 0 when all passed or were skipped.
@@ -94,7 +96,7 @@ class RunTestsAdapter:
 
     def _argv(self, tests: list[str], scratch: Path) -> list[str]:
         tree, php = scratch / TREE, scratch / "bin" / self.launcher.name
-        basedir = ":".join([f"{tree}/", str(scratch / JUNIT), f"{scratch / 'bin'}/"])
+        basedir = ":".join([f"{tree}/", f"{(scratch / JUNIT).parent}/", f"{scratch / 'bin'}/"])
         return [host_php(), "-n", "-d", f"open_basedir={basedir}", "run-tests.php", "-p", str(php),
                 "-q", "--offline", "--no-color", "--no-progress", *self.args, *tests]
 
@@ -124,6 +126,7 @@ class RunTestsAdapter:
         tree = unittree.make(self.src, scratch / TREE, copy=[unit.split(":")[0]], empty=["tmp"],
                              read_only=["*.phpt"], own_only=["*.phpt"])
         self._wrappers(scratch)
+        (scratch / JUNIT).parent.mkdir()
         env = {"TEST_PHP_JUNIT": str(scratch / JUNIT), "NO_INTERACTION": "1",
                "TMPDIR": str(tree / "tmp"),  # run-tests' own temporary files, inside open_basedir
                "TEST_PHP_DETAILED": "0", "REPORT_EXIT_STATUS": "1",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -94,11 +95,23 @@ def check(recipe: Recipe, run: SuiteRun) -> expectations.Verdict:
 
 
 def _inputs(recipe: Recipe) -> dict[str, object]:
-    """What a run depends on: the installed build, the units not to run, and the subset run."""
+    """What a run depends on: the installed build, the units not to run, the subset run, and
+    wasiports' own code (a fixed harness or adapter runs the suite again, not re-gates its old
+    results)."""
     part = subset(recipe)
     return {"installed": build.installed_stamp(recipe).read_text(),
             "skip": expectations.for_recipe(recipe).unit_skips(),
-            "subset": part.units if part else None}
+            "subset": part.units if part else None,
+            "code": _code_digest()}
+
+
+def _code_digest() -> str:
+    """sha256 over the Python files of the toolchain package (names and contents)."""
+    package = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 SUBSET_VARIABLE = "WASIPORTS_TEST_SUBSET"

@@ -61,3 +61,27 @@ def test_the_subset_is_kept_in_the_results_file() -> None:
                         cpus=2, wasiports="0", wasmtime="1")
     run = results.SuiteRun(suite=PHP.id, started=now, finished=now, host=host, subset="why these")
     assert results.loads(results.to_json(run)).subset == "why these"
+
+
+def test_changed_wasiports_code_runs_the_suite_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same build and units: the old results are gated again; a changed harness runs anew."""
+    monkeypatch.setattr(paths, "BUILD", tmp_path)
+    monkeypatch.delenv(testing.SUBSET_VARIABLE, raising=False)
+    build.installed_stamp(PHP).parent.mkdir(parents=True)
+    build.installed_stamp(PHP).write_text("php abc\n")
+    ran: list[str] = []
+    monkeypatch.setattr(testing, "run_tests", lambda r, **kw: ran.append("run") or "run")
+    monkeypatch.setattr(testing.results, "load", lambda p: ran.append("load") or "old")
+    monkeypatch.setattr(testing, "check", lambda r, run: None)
+    monkeypatch.setattr(testing, "_code_digest", lambda: "a")
+    testing.test_task(PHP)
+    testing.results_path(PHP).write_text("{}")
+    testing.test_task(PHP)
+    monkeypatch.setattr(testing, "_code_digest", lambda: "b")
+    testing.test_task(PHP)
+    assert ran == ["run", "load", "run"]
+
+
+def test_the_code_digest_covers_the_suite_adapters() -> None:
+    assert len(testing._code_digest()) == 64
+    assert any(p.name == "php.py" for p in (Path(testing.__file__).parent / "suites").glob("*.py"))

@@ -10,7 +10,7 @@ Each unit runs in its own tree (:mod:`toolchain.unittree`, ``SCRATCH/tree``): th
 directory and ``tmp/`` copied, the rest hard links to the patched source tree. It is the
 launcher's working directory, and so the guest's ``/``. The host's run-tests.php writes its
 ``.php``/``.out``/``.diff`` files into that tree, where a guest may have left symlinks: it runs
-with ``open_basedir`` limited to the tree, its JUnit file and the launcher wrappers in
+with ``open_basedir`` limited to the tree, its JUnit file's directory and the launcher wrappers in
 ``SCRATCH/bin`` (``file_exists()`` must find the launcher, which lives outside), so it cannot
 read or write through a link out of the tree.
 """

@@ -403,14 +403,15 @@ def install(recipe: Recipe) -> None:
         target.write_text(render_file(recipe.template_path(template), ctx,
                                       where=_where(recipe, f"build.files.{rel}")))
         print(f"install: wrote {target}")
-    installed_stamp(recipe).write_text(f"{recipe.id} {_tree_digest(stage)}\n")
+    installed_stamp(recipe).write_text(f"{recipe.id} {tree_digest(stage)}\n")
 
 
-def _tree_digest(root: Path) -> str:
-    """sha256 over the names and contents of the files under ``root``: the install stamp holds
-    it, so an identical reinstall does not make dependents rebuild, and a changed one does."""
+def tree_digest(root: Path, pattern: str = "*") -> str:
+    """sha256 over the names and contents of the files under ``root`` matching ``pattern``: the
+    install stamp holds it, so an identical reinstall does not make dependents rebuild, and a
+    changed one does."""
     h = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+    for path in sorted(p for p in root.rglob(pattern) if p.is_file() and not p.is_symlink()):
         h.update(str(path.relative_to(root)).encode() + b"\0")
         with path.open("rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -189,17 +189,15 @@ def _drop_dwarf(recipe: Recipe, tmp: Path) -> dict[str, dict[str, Any]]:
     a companion. Returns no companion entries."""
     for module in launches(recipe).values():
         if dwarf := wasmfile.debug_bytes(wasmfile.read_sections(tmp / module)):
-            whole = tmp / f"{module}.with-dwarf"
-            (tmp / module).rename(whole)
-            _strip(recipe, whole, tmp / module)
-            whole.unlink()
+            _strip(recipe, tmp / module, tmp / module)
             print(f"dist: {module}: dropped {dwarf:,} bytes of DWARF that the SDK's libraries brought "
                   f"(stale after wasm-opt without -g)")
     return {}
 
 
 def _strip(recipe: Recipe, whole: Path, out: Path) -> None:
-    """``out``: ``whole`` without its DWARF (``llvm-objcopy --strip-debug`` of the SDK)."""
+    """``out``: ``whole`` without its DWARF (``llvm-objcopy --strip-debug`` of the SDK; ``out``
+    may be ``whole`` itself)."""
     objcopy = build.load_sdk().path / "bin" / "llvm-objcopy"
     cmd.run([objcopy, "--strip-debug", whole, out], log=build.log_path(recipe))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,11 +106,7 @@ def _inputs(recipe: Recipe) -> dict[str, object]:
 
 def _code_digest() -> str:
     """sha256 over the Python files of the toolchain package (names and contents)."""
-    package = Path(__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return build.tree_digest(Path(__file__).parent, "*.py")
 
 
 SUBSET_VARIABLE = "WASIPORTS_TEST_SUBSET"

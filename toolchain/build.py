@@ -14,6 +14,7 @@ Each public function is one doit action, idempotent, logging every command to th
 from __future__ import annotations
 
 import functools
+import glob
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import cmd, fetch, fileio, paths, sdk
+from . import cmd, fetch, fileio, hostpaths, paths, sdk
 from .debian import AptState
 from .errors import FetchError, WasiportsError
 from .patch import apply_series
@@ -151,6 +152,22 @@ def prefix_map(info: sdk.SdkInfo) -> str:
     return " ".join(flags)
 
 
+def relabels(info: sdk.SdkInfo) -> list[tuple[str, str]]:
+    """(host path, new name), longest first, for ``build.relabel``: the checkout, the SDK and the
+    build directory get their :data:`PREFIX_MAP` names, so a generated file says what the DWARF
+    says; the other host roots their :func:`hostpaths.roots` placeholder. A plain ``/tmp`` is left
+    alone (as in :func:`hostpaths.needles`)."""
+    where = {"checkout": paths.ROOT, "sdk": info.path, "build": paths.BUILD}
+    known: dict[str, str] = {}
+    for key, name in PREFIX_MAP:
+        for spelling in (str(where[key]), os.path.realpath(where[key])):
+            known.setdefault(spelling.rstrip("/"), name)
+    for root, name in hostpaths.roots():
+        if name != "$TMP" or len(root) >= hostpaths.MIN_ROOT + 3:
+            known.setdefault(root, name)
+    return sorted(known.items(), key=lambda item: len(item[0]), reverse=True)
+
+
 def load_sdk() -> sdk.SdkInfo:
     return sdk.SdkInfo.from_json(json.loads(sdk_record().read_text()))
 
@@ -244,6 +261,7 @@ def rendered_config(recipe: Recipe) -> dict[str, Any]:
                           for i, step in enumerate(recipe.build.pre_configure)],
         "make": make_args(recipe, ctx, "make"),
         "install": make_args(recipe, ctx, "install"),
+        "relabel": [entry.model_dump() for entry in recipe.build.relabel],
         "depends": [d.id for d in dependencies(recipe)],
     }
 
@@ -354,6 +372,26 @@ def _steps(recipe: Recipe, steps: list[Any], ctx: dict[str, Any], key: str) -> N
         cmd.run(argv, cwd=Path(render(step.cwd, ctx, where=where)), log=log_path(recipe))
 
 
+def _relabel(recipe: Recipe, ctx: dict[str, Any], after: str) -> None:
+    """The recipe's ``build.relabel`` files for the step ``after``: host paths renamed."""
+    known: list[tuple[str, str]] | None = None
+    for i, entry in enumerate(recipe.build.relabel):
+        if entry.after != after:
+            continue
+        where = _where(recipe, f"build.relabel[{i}]")
+        for pattern in entry.files:
+            rendered = render(pattern, ctx, where=where)
+            matched = sorted(glob.glob(rendered))
+            if not matched:
+                raise WasiportsError(f"{where}: {rendered} names no file after {after}",
+                                     why="the build no longer writes that file there (a new version?)",
+                                     hint="correct the path in the recipe, or drop the entry")
+            known = known or relabels(load_sdk())
+            for path in matched:
+                changed = hostpaths.relabel_file(Path(path), known)
+                print(f"relabel: {display(Path(path))}: {'host paths renamed' if changed else 'no host path'}")
+
+
 def configure(recipe: Recipe) -> None:
     """The native prerequisite (if any), then configure for wasm with the rendered flags."""
     info = load_sdk()
@@ -375,6 +413,7 @@ def configure(recipe: Recipe) -> None:
     if recipe.build.configure:
         cmd.run(configure_argv(recipe, ctx), cwd=out, env=build_env(recipe, ctx),
                 log=log_path(recipe))
+    _relabel(recipe, ctx, "configure")
     _stamp(configured_stamp(recipe), recipe)
 
 
@@ -383,10 +422,12 @@ def make(recipe: Recipe) -> None:
     ctx = context(recipe)
     cmd.run(["make", f"-j{ctx['jobs']}", *make_args(recipe, ctx, "make")], cwd=host_dir(recipe),
             env=build_env(recipe, ctx), log=log_path(recipe))
+    _relabel(recipe, ctx, "make")
 
 
 def install(recipe: Recipe) -> None:
-    """``make install`` into a fresh stage directory, then the recipe's post-install steps."""
+    """``make install`` into a fresh stage directory, the recipe's ``relabel`` files for
+    ``install``, then its post-install steps and files."""
     ctx = context(recipe)
     stage = stage_dir(recipe)
     if stage.exists():
@@ -396,6 +437,7 @@ def install(recipe: Recipe) -> None:
     if recipe.build.install:
         cmd.run(["make", *make_args(recipe, ctx, "install"), *destdir], cwd=host_dir(recipe),
                 env=build_env(recipe, ctx), log=log_path(recipe))
+    _relabel(recipe, ctx, "install")
     _steps(recipe, recipe.build.post_install, ctx, "build.post_install")
     for rel, template in recipe.build.files.items():
         target = stage / rel

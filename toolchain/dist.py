@@ -184,14 +184,13 @@ def _split_debug(recipe: Recipe, tmp: Path, debug_tmp: Path) -> dict[str, dict[s
 
 def _drop_dwarf(recipe: Recipe, tmp: Path) -> dict[str, dict[str, Any]]:
     """For a recipe built without DWARF (``artifact.no_debug_info``): strip what DWARF its modules
-    still carry. It comes from the SDK's wasi-libc and compiler-rt, and wasm-opt without ``-g``
-    copies it unchanged while rewriting the code, so its addresses no longer match: nothing worth
-    a companion. Returns no companion entries."""
+    still carry. It comes from the SDK's wasi-libc and compiler-rt only (wasm-opt keeps it in
+    step with ``-g``, copies it stale without): nothing that helps debug the interpreter, so no
+    companion. Returns no companion entries."""
     for module in launches(recipe).values():
         if dwarf := wasmfile.debug_bytes(wasmfile.read_sections(tmp / module)):
             _strip(recipe, tmp / module, tmp / module)
-            print(f"dist: {module}: dropped {dwarf:,} bytes of DWARF that the SDK's libraries brought "
-                  f"(stale after wasm-opt without -g)")
+            print(f"dist: {module}: dropped {dwarf:,} bytes of DWARF that the SDK's libraries brought")
     return {}
 
 

@@ -17,7 +17,13 @@ SDK and tool paths, configure arguments such as ``--with-build-python=/…/build
 :func:`needles` lists the byte strings a published file must not contain; the packaging tests
 grep every published file for them (``tests/integration/test_release.py``). The user name is not
 grepped on its own (``root`` or ``runner`` occur in any stdlib); it is caught through the home
-directory, which holds it.
+directory, which holds it. The home directory is grepped as its entries (``/root/.npm/``…), not as
+a bare prefix: a path under it that names nothing on this machine is data, not a leak (CPython's
+distutils tests hold ``/root/old/its/here``).
+
+Files that the interpreters' own builds write with the build machine's paths in them (CPython's
+``_sysconfigdata``, Ruby's ``rbconfig.rb``, PHP's configure line) are rewritten by
+:func:`relabel_file`, which the build runs on the files a recipe's ``build.relabel`` names.
 """
 
 from __future__ import annotations
@@ -86,16 +92,39 @@ def portable_url(url: str) -> str:
 
 
 def needles() -> list[bytes]:
-    """What no published file may contain: each host root as a path prefix (``/root/`` for a home
-    of ``/root``; the temporary directory only when it is longer than ``/tmp``)."""
+    """What no published file may contain: each host root as a path prefix; the home directory as
+    each of its entries (``/root/.cache/``); the temporary directory only when it is longer than
+    ``/tmp``."""
     out: list[bytes] = []
     for root, name in roots():
         if name == "$TMP" and len(root) < MIN_ROOT + 3:
             continue
-        needle = (root + "/").encode()
-        if needle not in out:
-            out.append(needle)
+        if name == "$HOME":
+            try:
+                entries = sorted(os.listdir(root))
+            except OSError:
+                entries = []
+            candidates = [f"{root}/{e}/".encode() for e in entries]
+        else:
+            candidates = [(root + "/").encode()]
+        out += [c for c in candidates if c not in out]
     return out
+
+
+def relabel_file(path: Path, known: list[tuple[str, str]]) -> bool:
+    """Rewrite a text file with each host root of ``known`` (path, new name; longest first)
+    replaced; False if nothing in it named a root. The modification
+    time is kept, so the build system does not take the file for a new input and regenerate
+    what depends on it."""
+    data = path.read_bytes()
+    text = data.decode("utf-8", "surrogateescape")
+    new = scrub(text, known).encode("utf-8", "surrogateescape")
+    if new == data:
+        return False
+    st = path.stat()
+    path.write_bytes(new)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    return True
 
 
 def leaks(data: bytes, where: str, needles_: list[bytes] | None = None) -> list[str]:

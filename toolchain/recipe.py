@@ -150,6 +150,18 @@ class Step(_Strict):
     why: str = ""
 
 
+class Relabel(_Strict):
+    """Files a build step writes with the build machine's paths in them (a configure line, the
+    compiler's command line) that reach the artifact: after the step ``after``, each host
+    directory in them is renamed as ``{{ prefix_map }}`` renames it in compiled-in paths
+    (``/wasiports/{checkout,sdk,build}``; other roots as ``$VENV``, ``$CACHE``…). ``install``
+    means after ``make install`` and before ``post_install`` (which can recompile what changed)."""
+
+    after: Literal["configure", "make", "install"]
+    files: list[str] = Field(min_length=1, description="paths or globs (Jinja2); each must match a file")
+    why: str = Field(min_length=10)
+
+
 class NativeBuild(_Strict):
     """A build for the build machine that the cross build needs (CPython's build-python)."""
 
@@ -180,6 +192,8 @@ class Build(_Strict):
         default_factory=lambda: ["install"], description="make arguments (Jinja2); empty: no make install"
     )
     post_install: list[Step] = Field(default_factory=list)
+    relabel: list[Relabel] = Field(
+        default_factory=list, description="generated files whose host paths are renamed (see Relabel)")
     files: dict[InnerPath, InnerPath] = Field(
         default_factory=dict,
         description="files written into the stage after install: path -> template (next to the recipe)",

@@ -10,7 +10,7 @@ import sys
 
 from doit.tools import config_changed
 
-from toolchain import build, checksums, dist, fetch, locks, paths, recipe, report, testing
+from toolchain import bench, build, checksums, dist, fetch, locks, paths, recipe, report, testing
 from toolchain import devtree, export, patchlint, refresh
 from toolchain.errors import LockBusyError, LockError, RecipeError
 from toolchain.tasks import action, config_changed_lazy, provision_sdk, sdk_still_there
@@ -141,6 +141,20 @@ def task_dist():
                                                         *([dist.debug_tarball_path(r)] if dist.has_debug_companion(r) else []))],
         "targets": [paths.DIST / checksums.NAME],
     }
+
+
+def task_bench():
+    """Time bench/programs.toml under the launcher, the wasmtime CLI and the native interpreter
+    (build/bench/<id>.json; not a default task: `doit bench`, or `wasiports bench` to repeat)."""
+    for r in INTERPRETERS:
+        if r.variant:
+            continue
+        yield {
+            "name": r.id,
+            "actions": [action(bench.task, r)],
+            "file_dep": [build.dist_dir(r) / r.artifact.module_name, dist.launcher_path(r), *bench.inputs(r)],
+            "targets": [bench.result_path(r)],
+        }
 
 
 def task_smoke():

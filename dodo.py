@@ -124,7 +124,7 @@ def task_dist():
         yield {
             "name": r.id,
             "actions": [action(dist.package, r)],
-            "file_dep": [build.installed_stamp(r), r.path,
+            "file_dep": [build.installed_stamp(r), *r.files(),
                          r.template_path(r.artifact.launcher_template),
                          r.template_path(r.artifact.readme_template)],
             "targets": [build.dist_dir(r) / r.artifact.module_name, dist.launcher_path(r),

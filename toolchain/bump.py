@@ -137,6 +137,9 @@ def bump(name: str, version: str, *, sha256: str | None = None, from_version: st
     package = debian_package or (previous.source.debian.package if previous.source.debian else None)
     new = pin.pin_version(previous, version, sha256=sha256, package=package, apt=apt)
     fileio.write_text(recipe_path, recipe_text(previous, version, new))
+    for shared in previous.includes:  # the new file includes them too (under --root: copied there)
+        if not (recipe_path.parent / shared.name).exists():
+            shutil.copy2(shared, recipe_path.parent / shared.name)
     try:
         recipes.load(recipe_path)
     except RecipeError:

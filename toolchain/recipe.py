@@ -11,7 +11,7 @@ import difflib
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -257,6 +257,11 @@ class CiSubset(_Strict):
     why: str = Field(min_length=10)
 
 
+SUITE_NAMES = ("cpython-regrtest", "php-run-tests", "ruby-tests")
+"""The adapters ``toolchain.suites.ADAPTERS`` registers (a unit test keeps the two in step): a
+recipe naming another fails when it loads, not when its tests start."""
+
+
 class Test(_Strict):
     """How to run the language's own test suite under wasmtime (see toolchain/suites)."""
 
@@ -275,6 +280,15 @@ class Test(_Strict):
     @classmethod
     def _next_to_recipe(cls, value: str) -> str:
         return _inner_path(value) if value else value
+
+    @field_validator("suite")
+    @classmethod
+    def _known_suite(cls, value: str) -> str:
+        if value and value not in SUITE_NAMES:
+            close = difflib.get_close_matches(value, SUITE_NAMES, n=1)
+            raise ValueError(f"unknown suite {value!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                             + "; known: " + ", ".join(SUITE_NAMES))
+        return value
 
 
 class Variant(_Strict):
@@ -311,6 +325,8 @@ class Recipe(_Strict):
 
     # Set by the loader, not by the file.
     path: Path = Field(default=Path(), exclude=True)
+    includes: list[Path] = Field(default_factory=list, exclude=True,
+                                 description="the shared files this one includes (include = [...]), in order")
     variant: str = Field(default="", exclude=True, description="set on the expanded variant recipes")
 
     @field_validator("schema_")
@@ -349,6 +365,10 @@ class Recipe(_Strict):
             "test": v.test or Test(),
         })
 
+    def files(self) -> list[Path]:
+        """The recipe file and every shared file it includes: what the recipe's data comes from."""
+        return [self.path, *self.includes]
+
     @property
     def patch_dir(self) -> Path:
         return paths.PATCHES / self.name / self.version
@@ -380,15 +400,73 @@ class Recipe(_Strict):
         )
 
 
-def load(path: Path) -> Recipe:
-    """Read and validate one recipe; every problem is reported, each with its key path."""
-    shown = display(path)
+INCLUDE_SUFFIX = ".inc.toml"
+"""A shared file's name ends in this; recipe discovery skips such files."""
+
+
+def _read(path: Path, shown: str) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RecipeError(f"{shown}: no such recipe file") from None
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError(f"{shown}: not valid TOML: {exc}") from None
+
+
+def _is_table_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` laid on ``base``: tables merge key by key, arrays of tables (``[[build.config_site]]``,
+    steps) are appended to, any other value is replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(out.get(key), dict) and isinstance(value, dict):
+            out[key] = merge(out[key], value)
+        elif _is_table_list(out.get(key)) and _is_table_list(value):
+            out[key] = out[key] + value
+        else:
+            out[key] = value
+    return out
+
+
+def _with_includes(path: Path, data: dict[str, Any], chain: list[Path]) -> tuple[dict[str, Any], list[Path]]:
+    """``data`` with the files its ``include`` list names merged under it (theirs first, in order,
+    each with its own includes); returns the merged data and every file included."""
+    names = data.pop("include", [])
+    shown = display(path)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise RecipeError(f"{shown}: include: a list of file names next to this one is expected")
+    merged: dict[str, Any] = {}
+    files: list[Path] = []
+    for i, name in enumerate(names):
+        inc = (path.parent / name).resolve()
+        if not name.endswith(INCLUDE_SUFFIX) or "/" in name:
+            raise RecipeError(f"{shown}: include[{i}]: {name!r} must be a file next to it named *{INCLUDE_SUFFIX}",
+                              why="recipe discovery loads every other *.toml as a version of its own")
+        if inc in chain:
+            raise RecipeError(f"{shown}: include[{i}]: {name!r} includes itself "
+                              f"({' -> '.join(p.name for p in [*chain, inc])})")
+        inc_data, inc_files = _with_includes(inc, _read(inc, f"{shown}: include[{i}]: {display(inc)}"),
+                                             [*chain, inc])
+        merged = merge(merged, inc_data)
+        files += [inc, *inc_files]
+    return merge(merged, data), files
+
+
+def merged_data(path: Path) -> tuple[dict[str, Any], list[Path]]:
+    """A recipe file's data with its shared files merged in (not validated), and those files."""
+    return _with_includes(path.resolve(), _read(path, display(path)), [path.resolve()])
+
+
+def load(path: Path) -> Recipe:
+    """Read and validate one recipe (with the shared files it includes); every problem is
+    reported, each with its key path."""
+    shown = display(path)
+    data, includes = merged_data(path)
+    if includes:
+        shown += f" (with {', '.join(p.name for p in includes)})"
     set_by_loader = [k for k, f in Recipe.model_fields.items() if f.exclude and k in data]
     if set_by_loader:
         raise RecipeError(f"{shown}: {set_by_loader[0]}: unknown key",
@@ -401,13 +479,14 @@ def load(path: Path) -> Recipe:
             f"{shown}: name/version: the file must be recipes/{recipe.name}/{recipe.version}.toml",
             why="the path is how tasks and patch folders find a recipe",
         )
-    return recipe.model_copy(update={"path": path.resolve()})
+    return recipe.model_copy(update={"path": path.resolve(), "includes": includes})
 
 
 def discover(root: Path | None = None) -> list[Recipe]:
-    """Every recipe under ``recipes/<name>/<version>.toml``, sorted by id."""
+    """Every recipe under ``recipes/<name>/<version>.toml``, sorted by id (shared
+    ``*.inc.toml`` files are not recipes)."""
     base = root or paths.RECIPES
-    found = [load(p) for p in base.glob("*/*.toml")]
+    found = [load(p) for p in base.glob("*/*.toml") if not p.name.endswith(INCLUDE_SUFFIX)]
     expanded = [v for r in found for v in (r, *(r.with_variant(n) for n in r.variants))]
     return sorted(expanded, key=lambda r: r.id)
 

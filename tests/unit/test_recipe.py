@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,8 @@ def write(tmp_path: Path, data: dict, name: str = "python", version: str = "3.13
 
 @pytest.fixture
 def good() -> dict:
-    return tomllib.loads(PYTHON.read_text())
+    """3.13.5's data with cpython.inc.toml merged in: a whole recipe in one file."""
+    return recipe.merged_data(PYTHON)[0]
 
 
 def test_every_recipe_in_the_repo_loads() -> None:
@@ -267,3 +267,53 @@ def test_fields_the_loader_sets_cannot_come_from_the_file(tmp_path: Path, good: 
                                                           value: str) -> None:
     good[key] = value
     assert first_line(tmp_path, good) == f"{key}: unknown key"
+
+
+def test_a_version_file_holds_what_differs_and_includes_the_rest() -> None:
+    r = recipe.load(paths.RECIPES / "python" / "3.11.2.toml")
+    shared = paths.RECIPES / "python" / "cpython.inc.toml"
+    assert r.files() == [(paths.RECIPES / "python" / "3.11.2.toml").resolve(), shared.resolve()]
+    assert r.build.host == "wasm32-unknown-wasi" and r.test.suite == "cpython-regrtest"
+    sites = [e.var for e in r.build.config_site]
+    assert "ac_cv_prog_ac_ct_READELF" in sites and "ac_cv_file__dev_ptmx" in sites
+    assert len(sites) == len(set(sites))
+    assert "cpython.inc" not in " ".join(x.id for x in recipe.discover())
+
+
+def test_merge_appends_table_lists_and_replaces_the_rest() -> None:
+    base = {"build": {"configure": ["a"], "env": {"CC": "x", "CFLAGS": "-O2"}, "config_site": [{"var": "v1"}]}}
+    over = {"build": {"configure": ["b"], "env": {"CFLAGS": "-O3"}, "config_site": [{"var": "v2"}]}}
+    assert recipe.merge(base, over) == {"build": {"configure": ["b"], "env": {"CC": "x", "CFLAGS": "-O3"},
+                                                  "config_site": [{"var": "v1"}, {"var": "v2"}]}}
+
+
+def test_an_include_must_be_a_shared_file_next_to_it(tmp_path: Path, good: dict) -> None:
+    (tmp_path / "python").mkdir()
+    (tmp_path / "python" / "common.toml").write_text("")
+    with pytest.raises(RecipeError, match=r"3\.13\.5\.toml: include\[0\]: 'common\.toml' must be a file next to it named \*\.inc\.toml"):
+        recipe.load(write(tmp_path, {**good, "include": ["common.toml"]}))
+
+
+def test_an_include_cycle_is_named(tmp_path: Path, good: dict) -> None:
+    (tmp_path / "python").mkdir()
+    (tmp_path / "python" / "a.inc.toml").write_text('include = ["b.inc.toml"]\n')
+    (tmp_path / "python" / "b.inc.toml").write_text('include = ["a.inc.toml"]\n')
+    with pytest.raises(RecipeError, match=r"includes itself \(3\.13\.5\.toml -> a\.inc\.toml -> b\.inc\.toml -> a\.inc\.toml\)"):
+        recipe.load(write(tmp_path, {**good, "include": ["a.inc.toml"]}))
+
+
+def test_a_problem_in_merged_data_names_both_files(tmp_path: Path, good: dict) -> None:
+    (tmp_path / "python").mkdir()
+    (tmp_path / "python" / "shared.inc.toml").write_text('[build]\nprodcut = "python.wasm"\n')
+    with pytest.raises(RecipeError) as info:
+        recipe.load(write(tmp_path, {**good, "include": ["shared.inc.toml"]}))
+    assert "3.13.5.toml (with shared.inc.toml): build.prodcut: unknown key" in str(info.value)
+
+
+def test_the_suite_names_are_the_registered_adapters(tmp_path: Path, good: dict) -> None:
+    from toolchain import suites
+
+    assert set(recipe.SUITE_NAMES) == set(suites.ADAPTERS)
+    good["test"]["suite"] = "cpython-regtest"
+    with pytest.raises(RecipeError, match=r"test\.suite: .*unknown suite 'cpython-regtest' \(did you mean 'cpython-regrtest'\?\)"):
+        recipe.load(write(tmp_path, good))

@@ -121,7 +121,8 @@ class Expectations:
         return [e for e in self.entries if e.unit == unit or fnmatch.fnmatchcase(unit, e.unit)]
 
     def unit_skips(self) -> dict[str, str]:
-        """Units expected to be skipped, with the reason: the harness does not run them."""
+        """Units expected to be skipped (names or globs), with the reason: the harness does not
+        run the units they match (:func:`toolchain.harness.resolve_skips`)."""
         return {e.unit: e.because() for e in self.entries if e.case is None and e.outcome == "skip"}
 
     def case_skips(self, unit: str) -> list[str]:

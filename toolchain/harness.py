@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fnmatch
 import hashlib
 import os
 import re
@@ -759,6 +760,18 @@ def _after_retry(first: UnitResult, last: UnitResult) -> UnitResult:
     return last.model_copy(update={"flaky": True, "reason": f"flaky: {was}"})
 
 
+def resolve_skips(units: Sequence[str], skip: Mapping[str, str]) -> dict[str, str]:
+    """unit -> reason for each of ``units`` that a ``skip`` key names or matches as a glob (the
+    exact name wins over a glob; of several globs, the first)."""
+    out: dict[str, str] = {}
+    for unit in units:
+        if unit in skip:
+            out[unit] = skip[unit]
+        elif match := next((p for p in skip if fnmatch.fnmatchcase(unit, p)), None):
+            out[unit] = skip[match]
+    return out
+
+
 def run_suite(
     adapter: Adapter,
     executor: Executor,
@@ -776,8 +789,8 @@ def run_suite(
     """Run the adapter's units (or shard ``(i, n)`` of them) on ``workers`` threads.
 
     ``retry_if`` narrows the retries to bad results it accepts (e.g. not fully expected ones).
-    ``skip`` maps units not to run at all to a reason (e.g. from the expectations); they are
-    reported as ``skip``. One progress line per finished unit goes to ``out`` (default stdout).
+    ``skip`` maps units not to run at all (a name or an fnmatch glob, as expectations write
+    them) to a reason; they are reported as ``skip``. One progress line per finished unit goes to ``out`` (default stdout).
     On SIGINT/SIGTERM (main thread) or a harness bug, running units are killed through
     ``executor.cancel()`` before the exception propagates (:class:`Interrupted` for signals).
     """
@@ -792,7 +805,7 @@ def run_suite(
             f"{adapter.suite}: the adapter lists units twice: {', '.join(duplicates[:5])}"
         )
     units = shard_units(listed, shard)
-    skip = dict(skip or {})
+    skip = resolve_skips(units, skip or {})
     todo = [u for u in units if u not in skip]
     scratch_root = work_dir / "scratch"
     scratch_root.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -10,14 +9,6 @@ from . import cmd
 from .errors import CommandError, PatchError
 
 _FAILED = re.compile(r"Hunk #\d+ FAILED at \d+.*|can't find file to patch.*|Reversed \(or previously applied\) patch detected.*|No file to patch.*|malformed patch.*")
-
-
-def series_digest(patches: list[Path]) -> str:
-    """One hash over the series (names and contents): the patch task's up-to-date key."""
-    h = hashlib.sha256()
-    for patch in patches:
-        h.update(patch.name.encode() + b"\0" + patch.read_bytes() + b"\0")
-    return h.hexdigest()
 
 
 def apply_series(patches: list[Path], tree: Path, *, log: Path | None = None) -> None:

@@ -46,7 +46,3 @@ def ccache_dir() -> Path:
 
 def wasm_cache_dir() -> Path:
     return cache_root() / "wasmtime"
-
-
-def logs_dir() -> Path:
-    return BUILD / "logs"

@@ -172,7 +172,6 @@ class RunResult:
 # --- engine and compiled-module cache ---------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
 @functools.cache
 def _wasmtime_version() -> str:
     # The dist-info directory's name, not importlib.metadata: importing that costs ~25 ms, a

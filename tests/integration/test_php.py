@@ -91,14 +91,34 @@ def test_runner_wall_clock_limit_stops_a_loop(built: None) -> None:
     assert time.monotonic() - began < 60
 
 
+def _running_with(token: str) -> list[int]:
+    """Live (not zombie) processes whose command line holds ``token``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if token.encode() in cmdline.read_bytes() and \
+                    "\tZ" not in (cmdline.parent / "status").read_text().split("State:", 1)[1][:3]:
+                found.append(int(cmdline.parent.name))
+        except (OSError, IndexError):
+            continue
+    return found
+
+
 def test_killed_launcher_leaves_no_process(built: None) -> None:
-    proc = subprocess.Popen([str(ARTIFACT / "php"), "-r", "while (true) {}"],
+    token = f"wasiports-kill-{os.getpid()}-{time.monotonic_ns()}"
+    proc = subprocess.Popen([str(ARTIFACT / "php"), "-r", f"while (true) {{}} // {token}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(3)  # past start-up: the guest is looping
+    deadline = time.monotonic() + 60
+    while not _running_with(token) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _running_with(token), "the launched guest never showed up"
+    time.sleep(2)  # past start-up: the guest is looping
     os.kill(proc.pid, signal.SIGTERM)
     assert proc.wait(timeout=30) != 0
-    time.sleep(0.5)
-    assert not Path(f"/proc/{proc.pid}").exists() or "zombie" in Path(f"/proc/{proc.pid}/status").read_text()
+    deadline = time.monotonic() + 10  # a busy machine may take a moment to reap the runner
+    while _running_with(token) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _running_with(token) == []
 
 
 def test_cgi_sapi_serves_a_request(built: None, tmp_path: Path) -> None:

@@ -371,6 +371,17 @@ def test_skipped_units_are_not_run(tmp_path: Path) -> None:
     assert "[1/3] b ... skip: hangs forever" in run.last_output  # type: ignore[attr-defined]
 
 
+def test_a_skip_written_as_a_glob_skips_every_unit_it_matches(tmp_path: Path) -> None:
+    executor = FakeExecutor()
+    skip = {"Zend/tests:*": "a chunked directory, not run", "ext/a": "exact name", "ext/*": "glob"}
+    result = run(FakeAdapter(["Zend/tests:1", "Zend/tests:2", "ext/a", "ext/b", "main"]), executor, tmp_path,
+                 skip=skip)
+    assert executor.calls == ["main"]
+    assert {u.unit: u.reason for u in result.units if u.outcome == Outcome.SKIP} == {
+        "Zend/tests:1": "a chunked directory, not run", "Zend/tests:2": "a chunked directory, not run",
+        "ext/a": "exact name", "ext/b": "glob"}
+
+
 def test_a_shard_runs_its_units_only(tmp_path: Path) -> None:
     executor = FakeExecutor()
     result = run(FakeAdapter(list("abcdefg")), executor, tmp_path, shard=(2, 3))

@@ -37,11 +37,3 @@ def test_failing_hunk_is_named_and_later_patches_not_tried(tmp_path: Path,
     assert "patch 0001-a.patch does not apply" in text
     assert "Hunk #2 FAILED at 1234." in text
     assert "--dry-run" in calls[0] and len(calls) == 1
-
-
-def test_series_digest_changes_with_content(tmp_path: Path) -> None:
-    p = tmp_path / "0001-a.patch"
-    p.write_text("one")
-    before = patch.series_digest([p])
-    p.write_text("two")
-    assert patch.series_digest([p]) != before

@@ -143,7 +143,6 @@ def test_return_from_start_is_exit_0(tmp_path: Path) -> None:
     result, out = run_capturing(tmp_path, RunSpec(hello_module(tmp_path)))
     assert (result.exit_code, result.trap, result.timed_out) == (0, None, False)
     assert out == b"hello\n"
-    assert result.duration >= 0
 
 
 @pytest.mark.parametrize(

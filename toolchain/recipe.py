@@ -262,6 +262,16 @@ SUITE_NAMES = ("cpython-regrtest", "php-run-tests", "ruby-tests")
 recipe naming another fails when it loads, not when its tests start."""
 
 
+class HostProgram(_Strict):
+    """A program of the build machine that drives the suite (the PHP that runs run-tests.php):
+    the first of ``$env`` and ``names`` found on PATH."""
+
+    names: list[str] = Field(min_length=1, description="commands tried in order on PATH")
+    env: str = Field(pattern=r"^WASIPORTS_[A-Z_]+$", description="a variable naming another one")
+    package: str = Field(min_length=2, description="where it comes from (scripts/setup installs it)")
+    purpose: str = Field(min_length=5, description="what the suite runs it for, for error messages")
+
+
 class Test(_Strict):
     """How to run the language's own test suite under wasmtime (see toolchain/suites)."""
 
@@ -273,6 +283,7 @@ class Test(_Strict):
         description="bytes of wasm memory one unit may use (the runner gets it as WASIPORTS_MAX_MEMORY)",
     )
     args: list[str] = Field(default_factory=list, description="extra arguments for each unit")
+    host: HostProgram | None = Field(default=None, description="the host program the suite's driver needs")
     ci_subset: CiSubset | None = Field(
         default=None, description="the units run with WASIPORTS_TEST_SUBSET=ci (CI), and why")
 

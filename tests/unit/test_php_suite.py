@@ -92,3 +92,24 @@ def test_each_launch_gets_twice_the_per_test_limit_of_the_recipe() -> None:
     assert php.launch_timeout(["-n", "--set-timeout", "60"]) == 120
     assert php.launch_timeout(["--set-timeout", "15"]) == 30
     assert php.launch_timeout([]) == 120  # run-tests' own default is 60 s
+
+
+def test_the_host_php_comes_from_the_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolchain import paths, recipe
+    from toolchain.errors import HarnessError
+    from toolchain.suites.host import host_program
+
+    r = recipe.load(paths.RECIPES / "php" / "8.2.32.toml")
+    assert r.test.host is not None and r.test.host.names[0] == "php8.2"
+    mine = tmp_path / "my-php"
+    mine.write_text("#!/bin/sh\n")
+    mine.chmod(0o755)
+    monkeypatch.setenv("WASIPORTS_HOST_PHP", str(mine))
+    assert host_program(r) == str(mine)
+    monkeypatch.setenv("WASIPORTS_HOST_PHP", "")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(HarnessError) as err:
+        host_program(r)
+    text = err.value.render()
+    assert "no host program to run run-tests.php" in text and "8.2.32.toml: test.host" in text
+    assert "php8.2-cli" in text and "WASIPORTS_HOST_PHP" in text

@@ -78,7 +78,7 @@ def ruby_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ruby.RubyTe
     src = _src(tmp_path)
     monkeypatch.setattr(build, "src_dir", lambda r: src)
     monkeypatch.setattr(ruby, "packaged_launcher", lambda r: tmp_path / "dist" / "ruby")
-    monkeypatch.setattr(ruby, "host_ruby", lambda: "/usr/bin/ruby")
+    monkeypatch.setattr(ruby, "host_ruby", lambda r: "/usr/bin/ruby")
     return ruby.RubyTestsAdapter(recipe.load(recipe.paths.RECIPES / "ruby" / "3.3.8.toml"))
 
 
@@ -123,7 +123,7 @@ def test_php_units_run_in_their_own_tree_with_open_basedir(
     monkeypatch.setattr(build, "src_dir", lambda r: src)
     monkeypatch.setattr(build, "dist_dir", lambda r: dist)
     monkeypatch.setattr(php, "packaged_launcher", lambda r: dist / "php")
-    monkeypatch.setattr(php, "host_php", lambda: "/usr/bin/php8.2")
+    monkeypatch.setattr(php, "host_php", lambda r: "/usr/bin/php8.2")
     adapter = php.RunTestsAdapter(recipe.load(recipe.paths.RECIPES / "php" / "8.2.32.toml"))
     scratch = tmp_path / "scratch"
     scratch.mkdir()

@@ -11,14 +11,19 @@ from ..errors import HarnessError
 from ..recipe import Recipe
 
 
-def host_program(names: tuple[str, ...], *, env: str, purpose: str, package: str) -> str:
-    """The first of ``$env`` and ``names`` found on PATH, e.g. the host PHP that runs run-tests.php."""
-    for name in (os.environ.get(env, ""), *names):
+def host_program(recipe: Recipe) -> str:
+    """The host program of the recipe's ``test.host`` (e.g. the PHP that runs run-tests.php):
+    the first of its ``env`` variable and its ``names`` found on PATH."""
+    host = recipe.test.host
+    if host is None:
+        raise HarnessError(f"{recipe.id}: the suite needs a host program and [test.host] names none",
+                           hint=f"add [test.host] to {recipe.path.name}")
+    for name in (os.environ.get(host.env, ""), *host.names):
         if name and (found := shutil.which(name)):
             return found
-    raise HarnessError(f"no host program to {purpose}",
-                       why=f"none of {', '.join(names)} is on PATH",
-                       hint=f"run scripts/setup (it installs {package}) or set {env}")
+    raise HarnessError(f"no host program to {host.purpose}",
+                       why=f"none of {', '.join(host.names)} is on PATH ({recipe.path.name}: test.host)",
+                       hint=f"run scripts/setup (it installs {host.package}) or set {host.env}")
 
 
 def packaged_launcher(recipe: Recipe) -> Path:

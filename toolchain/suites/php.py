@@ -36,9 +36,6 @@ TREE = "tree"  # the unit's own copy of the source tree, in its scratch director
 CHUNK = 200
 # run-tests exits 1 when a test failed; 0 when all passed or were skipped.
 EXIT_FAILED = 1
-HOST_PHP = ("php8.2", "php")
-
-
 def launch_timeout(args: list[str]) -> int:
     """Each launch's own wall-clock limit: twice what run-tests gives a test (``--set-timeout N``
     in the recipe's test.args; run-tests' default is 60 s)."""
@@ -48,9 +45,9 @@ def launch_timeout(args: list[str]) -> int:
     return 2 * given
 
 
-def host_php() -> str:
-    """The host's PHP CLI that runs run-tests.php (Debian's php8.2-cli; scripts/setup installs it)."""
-    return host_program(HOST_PHP, env="WASIPORTS_HOST_PHP", purpose="run run-tests.php", package="php8.2-cli")
+def host_php(recipe: Recipe) -> str:
+    """The host's PHP CLI that runs run-tests.php (the recipe's test.host)."""
+    return host_program(recipe)
 
 
 class RunTestsAdapter:
@@ -97,7 +94,7 @@ class RunTestsAdapter:
     def _argv(self, tests: list[str], scratch: Path) -> list[str]:
         tree, php = scratch / TREE, scratch / "bin" / self.launcher.name
         basedir = ":".join([f"{tree}/", f"{(scratch / JUNIT).parent}/", f"{scratch / 'bin'}/"])
-        return [host_php(), "-n", "-d", f"open_basedir={basedir}", "run-tests.php", "-p", str(php),
+        return [host_php(self.recipe), "-n", "-d", f"open_basedir={basedir}", "run-tests.php", "-p", str(php),
                 "-q", "--offline", "--no-color", "--no-progress", *self.args, *tests]
 
     def _wrappers(self, scratch: Path) -> None:
@@ -136,7 +133,7 @@ class RunTestsAdapter:
                # Each launch's cap on the guest's memories and tables (recipe test.max_memory).
                "WASIPORTS_MAX_MEMORY": str(self.recipe.test.max_memory)}
         # Every test skipped: nothing to start (run-tests without tests would run the whole tree).
-        argv = self._argv(tests, scratch) if tests else [host_php(), "-r", ""]
+        argv = self._argv(tests, scratch) if tests else [host_php(self.recipe), "-r", ""]
         return UnitCommand(argv=tuple(argv), timeout=self.timeout, cwd=tree, env=env)
 
     def parse(self, unit: str, scratch: Path, completed: Completed) -> UnitResult:

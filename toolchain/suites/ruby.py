@@ -50,8 +50,6 @@ TREE = "tree"  # a test-all unit's own copy of the source tree, in its scratch d
 # gems' sources, which test-all's test/ruby never reads.
 TREE_EXCLUDE = ("spec", ".bundle")
 GUEST_PRELUDE = "tmp/wasiports/wasi-test-prelude.rb"  # relative to the source tree (guest /)
-HOST_RUBY = ("ruby",)
-
 # basictest/test.rb prints these on stdout; its progress marks on stderr may precede them.
 _BASIC_OK = re.compile(r"(?<![\w ])ok (?P<n>\d+) \((?P<where>[^)]*)\)")
 _BASIC_NOT_OK = re.compile(r"not ok (?P<what>\S+) (?P<n>\d+) -- (?P<where>.*)$", re.M)
@@ -75,10 +73,9 @@ _TA_SUMMARY = re.compile(r"^(?P<tests>\d+) tests, \d+ assertions, (?P<failures>\
 _KIND = {"Failure": Outcome.FAIL, "Error": Outcome.ERROR, "Skipped": Outcome.SKIP}
 
 
-def host_ruby() -> str:
-    """The host's Ruby that drives bootstraptest (Debian's ruby; scripts/setup installs it)."""
-    return host_program(HOST_RUBY, env="WASIPORTS_HOST_RUBY", purpose="run bootstraptest/runner.rb",
-                        package="Debian's ruby")
+def host_ruby(recipe: Recipe) -> str:
+    """The host's Ruby that drives bootstraptest (the recipe's test.host)."""
+    return host_program(recipe)
 
 
 class RubyTestsAdapter:
@@ -124,7 +121,7 @@ class RubyTestsAdapter:
             unittree.write_new(scratch / "test.rb", (self.src / "basictest" / "test.rb").read_bytes())
             return UnitCommand(argv=(launcher, "test.rb"), timeout=self.timeout, cwd=scratch, env=self._env())
         if unit.startswith("bootstraptest/"):
-            argv = (host_ruby(), f"-r{self.host_guard}", str(self.src / "bootstraptest" / "runner.rb"),
+            argv = (host_ruby(self.recipe), f"-r{self.host_guard}", str(self.src / "bootstraptest" / "runner.rb"),
                     f"--ruby={launcher}", "-v", "-j1", "--tty=no", "--color=never",
                     f"--dir={scratch / 'bt'}", str(self.src / unit))
             return UnitCommand(argv=argv, timeout=self.timeout, cwd=scratch, env=self._env())
@@ -153,7 +150,7 @@ class RubyTestsAdapter:
 
     def describe(self) -> str:
         return (f"cd <scratch>/{TREE} && {shlex.join([str(self.launcher), f'-r./{GUEST_PRELUDE}', 'test/runner.rb', '-v', '<file>'])}"
-                f"; bootstraptest: {host_ruby()} bootstraptest/runner.rb --ruby={self.launcher} <set>")
+                f"; bootstraptest: {host_ruby(self.recipe)} bootstraptest/runner.rb --ruby={self.launcher} <set>")
 
 
 def unit_outcome(exit_code: int | None, output: str, cases: list[CaseResult], *,

@@ -23,6 +23,18 @@ from .recipe import Recipe
 from .render import render, render_file
 
 
+def wasm_flags(recipe: Recipe) -> list[str]:
+    """The runner options an artifact's module needs (``--wasm max-wasm-stack=…`` and each of
+    ``artifact.wasm_options``): the launcher passes them, and so does a suite that starts the
+    module without the launcher (CPython's regrtest in the build tree)."""
+    art = recipe.artifact
+    assert art is not None
+    flags = ["--wasm", f"max-wasm-stack={art.stack_size}"]
+    for key, value in art.wasm_options.items():
+        flags += ["--wasm", f"{key}={value}"]
+    return flags
+
+
 def render_launcher(recipe: Recipe, ctx: dict[str, Any], name: str, module: str) -> str:
     """The launcher script of ``name`` (running ``module``) for ``recipe``'s artifact.
 
@@ -31,7 +43,8 @@ def render_launcher(recipe: Recipe, ctx: dict[str, Any], name: str, module: str)
     art = recipe.artifact
     assert art is not None
     return render_file(recipe.template_path(art.launcher_template),
-                       {**ctx, "artifact": art, "launch": {"name": name, "module": module}},
+                       {**ctx, "artifact": art, "wasm_flags": wasm_flags(recipe),
+                        "launch": {"name": name, "module": module}},
                        where=f"{recipe.path.name}: artifact.launcher_template")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from toolchain.results import CaseResult, Outcome
 from toolchain.suites.cpython import parse_junit, unit_outcome
 
@@ -69,3 +71,31 @@ def test_exit_statuses() -> None:
     timed_out = "wasiports run: python3.13.wasm: timed out after 900 s\n"
     assert unit_outcome("test_x", 124, timed_out, [])[0] == Outcome.TIMEOUT
     assert unit_outcome("test_x", 124, "", [])[0] == Outcome.FAIL  # the guest's own exit(124)
+
+
+def test_command_runs_the_installed_module_with_the_artifact_options(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from toolchain import build, paths, recipe
+    from toolchain.suites.cpython import RegrtestAdapter
+
+    monkeypatch.setattr(paths, "BUILD", tmp_path / "build")
+    build.sdk_record().parent.mkdir(parents=True)
+    build.sdk_record().write_text(json.dumps({"path": str(tmp_path / "sdk"), "origin": "debian",
+                                              "clang_version": "19.1.7"}))
+    r = recipe.load(paths.RECIPES / "python" / "3.13.5.toml")
+    assert r.artifact is not None
+    r = r.model_copy(update={"artifact": r.artifact.model_copy(update={"stack_size": 1 << 25})})
+    stage = build.stage_dir(r)
+    (stage / "usr/local/bin").mkdir(parents=True)
+    (stage / "usr/local/bin/python3.13.wasm").write_bytes(b"\0asm")
+    command = RegrtestAdapter(r).command("test_json", tmp_path / "scratch")
+    argv = list(command.argv)
+    assert argv[argv.index("--wasm") + 1] == f"max-wasm-stack={1 << 25}"  # the artifact's, not the default
+    at = argv.index("--dir-ro")
+    assert argv[at + 1] == f"{stage}/usr/local/lib::/usr/local/lib"
+    assert argv[argv.index("--dir") + 1] == f"{tmp_path / 'scratch'}::/"
+    assert argv[-8:-1] == [str(stage / "usr/local/bin/python3.13.wasm"), "-m", "test", "test_json",
+                           "--tempdir", "/tmp/regrtest", "--junit-xml"]
+    assert command.timeout == r.test.unit_timeout and (tmp_path / "scratch" / "tmp").is_dir()

@@ -13,7 +13,7 @@ import re
 import shlex
 from pathlib import Path
 
-from .. import build, runner
+from .. import build, dist, runner
 from ..errors import HarnessError
 from ..harness import Completed, UnitCommand, exit_outcome, trap_message
 from ..recipe import Recipe
@@ -60,7 +60,7 @@ class RegrtestAdapter:
     def _guest(self, scratch: Path, *args: str) -> list[str]:
         self._root(scratch)
         return [
-            *shlex.split(build.runner_command()),
+            *shlex.split(build.runner_command()), *dist.wasm_flags(self.recipe),
             "--timeout", str(self.timeout), "--max-memory", str(self.max_memory),
             # The stdlib read-only: no unit leaves bytecode or files in it for the next one.
             "--dir", f"{scratch}::/", "--dir-ro", f"{self.lib}::{self.guest_lib}",

@@ -96,8 +96,6 @@ class RegrtestAdapter:
             trap=trap_message(completed.exit_code, completed.output), cases=tuple(cases),
         )
 
-    def describe(self) -> str:
-        return shlex.join(self._guest(Path("<scratch>"), "-m", "test", "<unit>"))
 
 
 def unit_outcome(unit: str, exit_code: int | None, output: str,

@@ -147,8 +147,6 @@ class RunTestsAdapter:
             trap=trap_message(completed.exit_code, completed.output), cases=tuple(cases),
         )
 
-    def describe(self) -> str:
-        return f"cd <scratch>/{TREE} && " + shlex.join(self._argv(["<tests of the unit>"], Path("<scratch>")))
 
 
 def unit_outcome(exit_code: int | None, output: str, cases: list[CaseResult]) -> tuple[Outcome, str]:

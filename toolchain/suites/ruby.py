@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import functools
 import re
-import shlex
 from pathlib import Path
 
 from .. import build, runner, unittree
@@ -148,9 +147,6 @@ class RubyTestsAdapter:
                           duration=completed.duration, exit_code=completed.exit_code,
                           trap=trap_message(completed.exit_code, output), cases=tuple(cases))
 
-    def describe(self) -> str:
-        return (f"cd <scratch>/{TREE} && {shlex.join([str(self.launcher), f'-r./{GUEST_PRELUDE}', 'test/runner.rb', '-v', '<file>'])}"
-                f"; bootstraptest: {host_ruby(self.recipe)} bootstraptest/runner.rb --ruby={self.launcher} <set>")
 
 
 def unit_outcome(exit_code: int | None, output: str, cases: list[CaseResult], *,

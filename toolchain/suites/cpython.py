@@ -97,7 +97,6 @@ class RegrtestAdapter:
         )
 
 
-
 def unit_outcome(unit: str, exit_code: int | None, output: str,
                  cases: list[CaseResult]) -> tuple[Outcome, str]:
     """Whole-unit outcome from regrtest's exit status and summary lines."""

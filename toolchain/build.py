@@ -225,7 +225,10 @@ def _source_date_epoch(recipe: Recipe) -> int:
 
 
 def _where(recipe: Recipe, key: str) -> str:
-    return f"{display(recipe.path)}: {key}"
+    """Where a key of ``recipe`` is, for messages; the index of a merged list counts the entries
+    of the included files first."""
+    shared = f" (with {', '.join(p.name for p in recipe.includes)})" if recipe.includes else ""
+    return f"{display(recipe.path)}{shared}: {key}"
 
 
 def configure_argv(recipe: Recipe, ctx: dict[str, Any]) -> list[str]:
@@ -261,8 +264,9 @@ def rendered_config(recipe: Recipe) -> dict[str, Any]:
                           for i, step in enumerate(recipe.build.pre_configure)],
         "make": make_args(recipe, ctx, "make"),
         "install": make_args(recipe, ctx, "install"),
-        "relabel": [entry.model_dump() for entry in recipe.build.relabel],
         "depends": [d.id for d in dependencies(recipe)],
+        # Only when there are some: a key every recipe gained would rebuild them all once.
+        **({"relabel": [entry.model_dump() for entry in recipe.build.relabel]} if recipe.build.relabel else {}),
     }
 
 

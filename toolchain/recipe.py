@@ -171,6 +171,16 @@ class NativeBuild(_Strict):
     produces: str = Field(description="path, relative to the native build dir, of what it makes")
 
 
+def _no_repeated_vars(entries: list[ConfigSiteEntry]) -> list[ConfigSiteEntry]:
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.var in seen:
+            raise ValueError(f"{entry.var} is set twice (an included file and the version file? "
+                             "an entry cannot be overridden: move it out of the shared file)")
+        seen.add(entry.var)
+    return entries
+
+
 class Build(_Strict):
     host: str = Field(description="the --host triple handed to configure")
     native: NativeBuild | None = None
@@ -185,7 +195,7 @@ class Build(_Strict):
         default_factory=list, description="configure command line (Jinja2); empty: no configure"
     )
     env: dict[str, str] = Field(default_factory=dict, description="environment, Jinja2 templates")
-    config_site: list[ConfigSiteEntry] = Field(default_factory=list)
+    config_site: Annotated[list[ConfigSiteEntry], AfterValidator(_no_repeated_vars)] = Field(default_factory=list)
     make: list[str] = Field(default_factory=lambda: ["all"], description="make arguments (Jinja2)")
     product: str = Field(description="what `make` leaves in the build directory (module or library)")
     install: list[str] = Field(
@@ -442,9 +452,12 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _with_includes(path: Path, data: dict[str, Any], chain: list[Path]) -> tuple[dict[str, Any], list[Path]]:
+def _with_includes(path: Path, data: dict[str, Any], chain: list[Path],
+                   done: list[Path] | None = None) -> tuple[dict[str, Any], list[Path]]:
     """``data`` with the files its ``include`` list names merged under it (theirs first, in order,
-    each with its own includes); returns the merged data and every file included."""
+    each with its own includes); returns the merged data and every file included. A file that
+    two includes share is merged once, where it is first reached."""
+    done = [] if done is None else done
     names = data.pop("include", [])
     shown = display(path)
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -459,8 +472,11 @@ def _with_includes(path: Path, data: dict[str, Any], chain: list[Path]) -> tuple
         if inc in chain:
             raise RecipeError(f"{shown}: include[{i}]: {name!r} includes itself "
                               f"({' -> '.join(p.name for p in [*chain, inc])})")
+        if inc in done:
+            continue
+        done.append(inc)
         inc_data, inc_files = _with_includes(inc, _read(inc, f"{shown}: include[{i}]: {display(inc)}"),
-                                             [*chain, inc])
+                                             [*chain, inc], done)
         merged = merge(merged, inc_data)
         files += [inc, *inc_files]
     return merge(merged, data), files

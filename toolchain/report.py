@@ -316,7 +316,8 @@ def bench_figures(recipes: list[Recipe]) -> list[dict[str, Any]]:
 
     out = []
     for recipe in recipes:
-        data = fileio.read_json_object(bench.result_path(recipe))
+        data = fileio.read_json_object(bench.result_path(recipe)) or \
+            fileio.read_json_object(bench.result_path(recipe, partial=True))
         if data and data.get("format") == 1:
             out.append({"id": recipe.id, "when": data["when"], "smoke": data["smoke"], "runs": data["runs"],
                         "geomean": data["geomean"], "table": bench.table(data)})

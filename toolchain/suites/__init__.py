@@ -1,6 +1,8 @@
 """Test-suite adapters, one module per language suite, behind the harness's ``Adapter`` protocol.
 
-A recipe's ``test.suite`` names one of these; adding a language adds a module and a line here.
+A recipe's ``test.suite`` names one of these; adding a language adds a module, a line here and
+its name in :data:`toolchain.recipe.SUITE_NAMES` (checked when a recipe loads; a unit test keeps
+the two in step).
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ class RegrtestAdapter:
         result = runner.run(runner.RunSpec(
             module=self.module, args=("-m", "test", "--list-tests"), argv0="python3",
             dirs=((str(work), "/"), runner.Preopen(str(self.lib), self.guest_lib, read_only=True)),
-            env={"TMPDIR": "/tmp"},
+            env={"TMPDIR": "/tmp"}, stack_size=self.recipe.artifact.stack_size,
             stdout=out, stderr=work / "err.txt", timeout=300))
         if result.exit_code != 0:
             raise HarnessError(f"{self.suite}: `python -m test --list-tests` failed "

@@ -36,6 +36,8 @@ TREE = "tree"  # the unit's own copy of the source tree, in its scratch director
 CHUNK = 200
 # run-tests exits 1 when a test failed; 0 when all passed or were skipped.
 EXIT_FAILED = 1
+
+
 def launch_timeout(args: list[str]) -> int:
     """Each launch's own wall-clock limit: twice what run-tests gives a test (``--set-timeout N``
     in the recipe's test.args; run-tests' default is 60 s)."""

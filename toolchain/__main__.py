@@ -147,11 +147,11 @@ def _dispatch_unlocked(opts: argparse.Namespace) -> int:
     if opts.command in release_cli.COMMANDS:
         return release_cli.dispatch(opts)
     if opts.command == "bench":
-        from . import bench
+        from . import bench, dist
 
         chosen = [_recipe(i) for i in opts.ids] or [
             r for r in recipe.discover()
-            if r.kind == "interpreter" and not r.variant and (build.dist_dir(r) / r.name).is_file()]
+            if r.kind == "interpreter" and not r.variant and dist.launcher_path(r).is_file()]
         if not chosen:
             raise WasiportsError("no packaged interpreter to bench", hint="doit dist (or scripts/build) first")
         return bench.main(chosen, runs=opts.runs, smoke=opts.smoke, only=opts.only)

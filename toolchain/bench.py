@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import build, fileio, paths, wasmtime_cli
+from . import build, dist, fileio, paths, wasmtime_cli
 from .fetch import sha256_of
 from .errors import WasiportsError
 from .recipe import Recipe
@@ -138,7 +138,7 @@ def _version(argv: list[str], env: dict[str, str]) -> str:
 def columns(recipe: Recipe, lang: Language) -> list[Column]:
     """The ways to run ``recipe`` here; one that cannot run says why in ``skipped``."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("WASIPORTS_")}
-    launcher = build.dist_dir(recipe) / recipe.name
+    launcher = dist.launcher_path(recipe)
     cli_path = f"{wasmtime_cli.bin_dir()}:{base.get('PATH', '')}"
     ours = Column("launcher", [str(launcher)], {**base, "WASIPORTS_PYTHON": sys.executable})
     cli = Column("cli", [str(launcher)], {**base, "WASIPORTS_RUNNER": "wasmtime run", "PATH": cli_path})
@@ -159,7 +159,7 @@ def columns(recipe: Recipe, lang: Language) -> list[Column]:
     if recipe.name == "python":
         cols.append(_wlr(base, cli_path))
     for c in cols:
-        if not c.skipped:
+        if not c.skipped and not c.version:
             c.version = _version(c.argv, c.env)
     return cols
 

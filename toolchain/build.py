@@ -141,15 +141,21 @@ def prefix_map(info: sdk.SdkInfo) -> str:
     """``-ffile-prefix-map`` flags naming the checkout, the SDK and the build directory by fixed
     names (:data:`PREFIX_MAP`), each as spelled and as resolved: a module then holds the same
     bytes whichever directory it was built in, and no path of the build machine."""
-    where = {"checkout": paths.ROOT, "sdk": info.path, "build": paths.BUILD}
     flags: list[str] = []
-    for key, name in PREFIX_MAP:
-        for spelling in dict.fromkeys((str(where[key]), os.path.realpath(where[key]))):
-            if any(c.isspace() for c in spelling):
-                raise WasiportsError(f"the {key} directory {spelling!r} has white space in its path",
-                                  hint="configure scripts split CFLAGS on spaces: move it to a path without")
-            flags.append(f"-ffile-prefix-map={spelling}={name}")
+    for key, spelling, name in _mapped_dirs(info):
+        if any(c.isspace() for c in spelling):
+            raise WasiportsError(f"the {key} directory {spelling!r} has white space in its path",
+                                 hint="configure scripts split CFLAGS on spaces: move it to a path without")
+        flags.append(f"-ffile-prefix-map={spelling}={name}")
     return " ".join(flags)
+
+
+def _mapped_dirs(info: sdk.SdkInfo) -> list[tuple[str, str, str]]:
+    """(key, spelling, fixed name) of each :data:`PREFIX_MAP` directory, as spelled and as
+    resolved, in the map's order: what the prefix maps and ``build.relabel`` rename."""
+    where = {"checkout": paths.ROOT, "sdk": info.path, "build": paths.BUILD}
+    return [(key, spelling, name) for key, name in PREFIX_MAP
+            for spelling in dict.fromkeys((str(where[key]), os.path.realpath(where[key])))]
 
 
 def relabels(info: sdk.SdkInfo) -> list[tuple[str, str]]:
@@ -157,13 +163,11 @@ def relabels(info: sdk.SdkInfo) -> list[tuple[str, str]]:
     build directory get their :data:`PREFIX_MAP` names, so a generated file says what the DWARF
     says; the other host roots their :func:`hostpaths.roots` placeholder. A plain ``/tmp`` is left
     alone (as in :func:`hostpaths.needles`)."""
-    where = {"checkout": paths.ROOT, "sdk": info.path, "build": paths.BUILD}
     known: dict[str, str] = {}
-    for key, name in PREFIX_MAP:
-        for spelling in (str(where[key]), os.path.realpath(where[key])):
-            known.setdefault(spelling.rstrip("/"), name)
+    for _, spelling, name in _mapped_dirs(info):
+        known.setdefault(spelling.rstrip("/"), name)
     for root, name in hostpaths.roots():
-        if name != "$TMP" or len(root) >= hostpaths.MIN_ROOT + 3:
+        if not hostpaths.too_short(root, name):
             known.setdefault(root, name)
     return sorted(known.items(), key=lambda item: len(item[0]), reverse=True)
 

@@ -91,13 +91,19 @@ def portable_url(url: str) -> str:
     return scrub(url)
 
 
+def too_short(root: str, name: str) -> bool:
+    """A temporary directory as short as ``/tmp`` is neither grepped for nor renamed: too many
+    unrelated strings start with it."""
+    return name == "$TMP" and len(root) < MIN_ROOT + 3
+
+
 def needles() -> list[bytes]:
     """What no published file may contain: each host root as a path prefix; the home directory as
     each of its entries (``/root/.cache/``); the temporary directory only when it is longer than
     ``/tmp``."""
     out: list[bytes] = []
     for root, name in roots():
-        if name == "$TMP" and len(root) < MIN_ROOT + 3:
+        if too_short(root, name):
             continue
         if name == "$HOME":
             try:

@@ -15,9 +15,18 @@ problem, each with a reason::
     outcome = "fail"
     reason = "umask is a no-op under WASI"
 
+    [[expect]]
+    unit = "test.test_asyncio.test_futures"
+    case = "*"
+    message = "RuntimeError: can't start new thread*"   # optional: the failure's message (glob)
+    outcome = "fail"
+    reason = "WASI preview 1 has no threads"
+
 An entry without ``case`` covers the unit as a whole (and every case in it). ``fail`` covers the
 outcomes fail and error; ``crash``, ``timeout`` and ``skip`` only themselves, so a unit expected
-to fail that now crashes is a regression. Unit-level ``skip`` entries are units not to run at all
+to fail that now crashes is a regression. An entry with ``message`` covers only failing cases
+whose message (the exception line) matches it: the cases one cause breaks, however many, without
+listing each or letting a glob over-reach into other failures. Unit-level ``skip`` entries are units not to run at all
 (:meth:`Expectations.unit_skips`, for :func:`toolchain.harness.run_suite`'s ``skip``).
 
 :func:`gate` reports regressions (bad results nobody expected), fixed entries (expected
@@ -34,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import RecipeError
 from .recipe import Recipe
@@ -58,6 +67,8 @@ class Expectation(BaseModel):
 
     unit: str = Field(min_length=1, description="unit name or fnmatch glob")
     case: str | None = Field(default=None, min_length=1, description="case id or fnmatch glob")
+    message: str | None = Field(
+        default=None, min_length=1, description="fnmatch glob on a failing case's message")
     outcome: ExpectedOutcome
     reason: str
     link: str | None = None
@@ -76,16 +87,27 @@ class Expectation(BaseModel):
             raise ValueError(f"{value!r} is not an http(s):// URL")
         return value
 
+    @model_validator(mode="after")
+    def _message_needs_a_failing_case(self) -> Expectation:
+        if self.message is not None and (self.case is None or self.outcome != "fail"):
+            raise ValueError("message: only for an entry with a case and outcome fail "
+                             "(it matches failing cases by their message)")
+        return self
+
     def covers(self, outcome: Outcome) -> bool:
         """Does this entry expect ``outcome``?"""
         return outcome in _COVERS[self.outcome]
 
-    def matches_case(self, case_id: str) -> bool:
-        return self.case is not None and fnmatch.fnmatchcase(case_id, self.case)
+    def matches_case(self, case_id: str, message: str = "") -> bool:
+        """Does this entry name the case ``case_id`` (failing with ``message``)?"""
+        if self.case is None or not fnmatch.fnmatchcase(case_id, self.case):
+            return False
+        return self.message is None or fnmatch.fnmatchcase(message, self.message)
 
     @property
     def target(self) -> str:
-        return self.unit if self.case is None else f"{self.unit}::{self.case}"
+        target = self.unit if self.case is None else f"{self.unit}::{self.case}"
+        return target if self.message is None else f"{target} [{self.message}]"
 
     def because(self) -> str:
         """``expected fail: reason (link)``."""
@@ -106,13 +128,13 @@ class Expectations:
     source: str = "<none>"
 
     def __post_init__(self) -> None:
-        first: dict[tuple[str, str | None], int] = {}
+        first: dict[tuple[str, str | None, str | None], int] = {}
         for index, entry in enumerate(self.entries):
-            key = (entry.unit, entry.case)
+            key = (entry.unit, entry.case, entry.message)
             if key in first:
                 raise RecipeError(
                     f"{self.source}: expect.{index}: repeats expect.{first[key]} ({entry.target})",
-                    hint="keep one entry per unit (or unit and case)",
+                    hint="keep one entry per unit (or unit and case, or unit, case and message)",
                 )
             first[key] = index
 
@@ -138,7 +160,7 @@ def loads(text: str, *, source: str = "<string>") -> Expectations:
         raise RecipeError(f"{source}: not valid TOML: {e}") from None
     parsed = validate(_File, data, source=source,
                       hint="each [[expect]] needs unit, outcome (fail|skip|crash|timeout) and "
-                      "reason; case and link are optional")
+                      "reason; case, message and link are optional")
     return Expectations(parsed.expect, source)
 
 
@@ -247,7 +269,7 @@ def _gate_cases(
     cases: list[CaseResult] = []
     uncovered = False
     for case in unit.cases:
-        matching = [e for e in case_exps if e.matches_case(case.id)]
+        matching = [e for e in case_exps if e.matches_case(case.id, case.message)]
         covering = next((e for e in matching if e.covers(case.outcome)), None)
         outcome, message = case.outcome, case.message
 
@@ -311,7 +333,7 @@ def _gate_unit(unit: UnitResult, exps: list[Expectation], t: _Tally) -> UnitResu
         for exp in case_exps:
             if exp.unit != unit.unit:
                 continue
-            if id(exp) not in t.touched and not any(exp.matches_case(c.id) for c in unit.cases):
+            if id(exp) not in t.touched and not any(exp.matches_case(c.id, c.message) for c in unit.cases):
                 text = f"{exp.because()}; no such case failed and the unit passed"
                 t.add(t.fixed, Finding(unit.unit, exp.case, unit.outcome, exp, text))
     return unit.model_copy(update={"outcome": outcome, "reason": reason, "cases": tuple(cases)})

@@ -116,6 +116,10 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
          "expect.0.unit: String should have"),
         ('[[expect]]\nunit = "a"\noutcome = "fail"\nreason = "x"\n' * 2,
          "expect.1: repeats expect.0 (a)"),
+        ('[[expect]]\nunit = "a"\nmessage = "E*"\noutcome = "fail"\nreason = "x"\n',
+         "expect.0: message: only for an entry with a case and outcome fail"),
+        ('[[expect]]\nunit = "a"\ncase = "*"\nmessage = "E*"\noutcome = "skip"\nreason = "x"\n',
+         "expect.0: message: only for an entry with a case"),
         ("[[expect]\n", "not valid TOML"),
     ],
 )  # fmt: skip
@@ -231,6 +235,52 @@ def test_case_expectations_with_globs() -> None:
     assert marked.cases[1].message == (
         "expected fail: umask is a no-op under WASI (https://github.com/python/cpython/issues/1)"
     )
+
+
+MESSAGES = """
+[[expect]]
+unit = "test_futures"
+case = "*"
+message = "RuntimeError: can't start new thread*"
+outcome = "fail"
+reason = "no threads"
+
+[[expect]]
+unit = "test_futures"
+case = "*.SockTests.*"
+message = "OSError: *Not supported"
+outcome = "fail"
+reason = "no sockets"
+"""
+
+
+def test_message_entries_cover_only_the_cases_failing_that_way() -> None:
+    def failing(case_id: str, message: str) -> CaseResult:
+        return CaseResult(id=case_id, outcome=Outcome.ERROR, message=message)
+
+    futures = unit(
+        "test_futures", Outcome.FAIL,
+        case("a.T.test_ok"),
+        failing("a.T.test_thread", "RuntimeError: can't start new thread"),
+        failing("a.SockTests.test_pair", "OSError: [Errno 58] Not supported"),
+        failing("a.T.test_sock", "OSError: [Errno 58] Not supported"),  # not a SockTests case
+        failing("a.T.test_other", "AssertionError: 1 != 2"),
+    )  # fmt: skip
+    verdict = gate(suite_run(futures), exps(MESSAGES))
+    assert [f.case for f in verdict.expected] == ["a.T.test_thread", "a.SockTests.test_pair"]
+    assert [f.case for f in verdict.regressions] == ["a.T.test_sock", "a.T.test_other"]
+    assert not verdict.fixed  # a passing case has no failure message to match
+    marked = verdict.run.unit("test_futures")
+    assert [c.outcome for c in marked.cases][:3] == [Outcome.PASS, Outcome.XFAIL, Outcome.XFAIL]
+    assert "test_futures::* [RuntimeError: can't start new thread*]" in [
+        e.target for e in exps(MESSAGES).entries]
+
+
+def test_a_message_entry_whose_unit_passes_is_stale() -> None:
+    verdict = gate(suite_run(unit("test_futures", Outcome.PASS, case("a.T.test_thread"))),
+                   exps(MESSAGES))
+    assert verdict.ok
+    assert len(verdict.fixed) == 2 and "no such case failed" in verdict.fixed[0].message
 
 
 def test_an_unexpected_failing_case_is_the_regression() -> None:

@@ -38,12 +38,7 @@ def run(
     On failure the last lines are printed and :class:`CommandError` names command, cwd and log;
     its ``output`` holds the last lines, or all of the output with ``capture``.
     """
-    line = f"+ {describe(argv)}"
-    print(line, flush=True)
-    if cwd is not None:
-        print(f"  (in {cwd})", flush=True)
-    for key in sorted(env or {}):
-        print(f"  {key}={(env or {})[key]}", flush=True)
+    line = _announce(argv, cwd, env or {})
     full_env = {**os.environ, **(env or {})}
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     captured: list[str] = []
@@ -83,12 +78,29 @@ def run(
         log_file.close()
     if proc.returncode != 0:
         sys.stdout.write("".join(tail))
-        where = f" (full log: {log})" if log else ""
-        error = CommandError(
-            f"command failed with exit status {proc.returncode}: {describe(argv)}",
-            why=f"run in {cwd or os.getcwd()}{where}; its last lines are printed above",
-            hint="fix the cause shown in the log, then rerun the same doit task",
-        )
+        error = _failed(argv, proc.returncode, cwd, log)
         error.output = "".join(captured if capture else tail)  # captured: all of it
         raise error
     return "".join(captured)
+
+
+def _announce(argv: Sequence[str | os.PathLike[str]], cwd: Path | None,
+              env: Mapping[str, str]) -> str:
+    """Print the exact command, its directory and the environment changes; return its line."""
+    line = f"+ {describe(argv)}"
+    print(line, flush=True)
+    if cwd is not None:
+        print(f"  (in {cwd})", flush=True)
+    for key in sorted(env):
+        print(f"  {key}={env[key]}", flush=True)
+    return line
+
+
+def _failed(argv: Sequence[str | os.PathLike[str]], status: int, cwd: Path | None,
+            log: Path | None) -> CommandError:
+    where = f" (full log: {log})" if log else ""
+    return CommandError(
+        f"command failed with exit status {status}: {describe(argv)}",
+        why=f"run in {cwd or os.getcwd()}{where}; its last lines are printed above",
+        hint="fix the cause shown in the log, then rerun the same doit task",
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 from . import build, expectations, fileio, harness, results, runner_server
 from .errors import HarnessError
 from .recipe import CiSubset, Recipe
-from .results import SuiteRun, UnitResult
+from .results import SuiteRun
 from .suites import adapter_for
 
 
@@ -29,45 +29,18 @@ def expectations_path(recipe: Recipe) -> Path | None:
     return recipe.path.parent / recipe.test.expectations
 
 
-class _Only:
-    """An adapter restricted to some units (quick runs, integration tests)."""
-
-    def __init__(self, inner: harness.Adapter, units: Sequence[str]) -> None:
-        self.inner, self.units = inner, list(units)
-        self.uses_launcher = getattr(inner, "uses_launcher", False)
-
-    @property
-    def suite(self) -> str:
-        return self.inner.suite
-
-    def list_units(self) -> list[str]:
-        known = set(self.inner.list_units())
-        unknown = [u for u in self.units if u not in known]
-        if unknown:
-            raise HarnessError(f"{self.suite}: no such test unit(s): {', '.join(unknown)}")
-        return self.units
-
-    def command(self, unit: str, scratch: Path) -> harness.UnitCommand:
-        return self.inner.command(unit, scratch)
-
-    def parse(self, unit: str, scratch: Path, completed: harness.Completed) -> UnitResult:
-        return self.inner.parse(unit, scratch, completed)
-
-
 def run_tests(recipe: Recipe, *, units: Sequence[str] = (), shard: tuple[int, int] | None = None,
               workers: int | None = None, out: Path | None = None, subset: str | None = None) -> SuiteRun:
     """Run the suite (or some units, or one shard), write the results, print the verdict.
     ``subset``: why only ``units`` ran, recorded in the results (the report shows it)."""
     adapter: harness.Adapter = adapter_for(recipe)
-    if units:
-        adapter = _Only(adapter, units)
     expected = expectations.for_recipe(recipe)
     # Suites that start the packaged launcher per test get a runner server: a launch is then a
     # fork of a process that already has wasmtime loaded (toolchain/runner_server.py).
-    server = runner_server.serving() if getattr(adapter, "uses_launcher", False) else contextlib.nullcontext()
+    server = runner_server.serving() if adapter.uses_launcher else contextlib.nullcontext()
     with server:
         run = harness.run_suite(adapter, harness.ProcessExecutor(), work_dir=test_dir(recipe),
-                                workers=workers, shard=shard, skip=expected.unit_skips(),
+                                workers=workers, shard=shard, skip=expected.unit_skips(), only=units,
                                 # a unit whose bad results are all expected is not run twice
                                 retry_if=lambda unit: expectations.unexpected(unit, expected))
     if subset:

@@ -18,7 +18,8 @@ import pytest
 import wasmtime
 
 from toolchain import harness
-from toolchain.harness import Completed, ProcessExecutor, UnitCommand, WasmCommandAdapter
+from tests.harness_support import WasmCommandAdapter
+from toolchain.harness import Completed, ProcessExecutor, UnitCommand
 from toolchain.results import Outcome
 
 WASI = "wasi_snapshot_preview1"

@@ -20,15 +20,8 @@ import wasmtime
 
 from toolchain import harness
 from toolchain.errors import HarnessError
-from toolchain.harness import (
-    Completed,
-    InProcessExecutor,
-    UnitCommand,
-    WasmCommandAdapter,
-    merge,
-    run_suite,
-    shard_units,
-)
+from tests.harness_support import InProcessExecutor, WasmCommandAdapter
+from toolchain.harness import Completed, UnitCommand, merge, run_suite, shard_units
 from toolchain.results import Host, Outcome, SuiteRun, UnitResult
 
 SUITE = "demo-1.0"
@@ -52,6 +45,7 @@ class FakeAdapter:
     """Units ``names``; the command is ``fake <unit>``; outcome from the exit status."""
 
     names: list[str]
+    uses_launcher = False
     suite: str = SUITE
     parse_error: set[str] = field(default_factory=set)
 
@@ -380,6 +374,14 @@ def test_a_skip_written_as_a_glob_skips_every_unit_it_matches(tmp_path: Path) ->
     assert {u.unit: u.reason for u in result.units if u.outcome == Outcome.SKIP} == {
         "Zend/tests:1": "a chunked directory, not run", "Zend/tests:2": "a chunked directory, not run",
         "ext/a": "exact name", "ext/b": "glob"}
+
+
+def test_only_runs_the_named_units_and_refuses_unknown_ones(tmp_path: Path) -> None:
+    executor = FakeExecutor()
+    result = run(FakeAdapter(["a", "b", "c"]), executor, tmp_path, only=["c", "a"])
+    assert sorted(executor.calls) == ["a", "c"] and [u.unit for u in result.units] == ["a", "c"]
+    with pytest.raises(HarnessError, match=r"no such test unit\(s\): x, y"):
+        run(FakeAdapter(["a", "b"]), FakeExecutor(), tmp_path, only=["a", "x", "y"])
 
 
 def test_a_shard_runs_its_units_only(tmp_path: Path) -> None:

@@ -30,6 +30,8 @@ _SKIPPED = re.compile(r"^(?P<unit>\S+) skipped(?: \((?P<kind>[^)]*)\))? -- (?P<r
 class RegrtestAdapter:
     """Runs the installed ``test`` package of a CPython recipe's stage directory."""
 
+    uses_launcher = False  # regrtest runs in the guest, started by the runner directly
+
     def __init__(self, recipe: Recipe) -> None:
         self.recipe = recipe
         assert recipe.artifact is not None

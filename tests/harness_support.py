@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from toolchain import runner
+from toolchain import runner, runner_cli
 from toolchain.capture import read_guest_file
 from toolchain.errors import HarnessError, RunnerError
 from toolchain.harness import Completed, UnitCommand
@@ -48,8 +48,8 @@ class InProcessExecutor:
             raise HarnessError(f"expected 'toolchain.runner run …', got {shlex.join(argv)}")
         began = time.monotonic()
         try:
-            spec = runner.parse_args(args[1:])
-        except (runner.UsageError, RunnerError) as e:
+            spec = runner_cli.parse_args(args[1:])
+        except (runner_cli.UsageError, RunnerError) as e:
             raise HarnessError(f"bad runner command {shlex.join(argv)}", why=str(e)) from e
         out, err = scratch / "stdout.log", scratch / "stderr.log"
         spec = _replace_stdio(spec, out, err)

@@ -25,7 +25,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from . import __version__, build, paths, release_cli, runner
+from . import __version__, build, paths, release_cli, runner_cli
 from .errors import WasiportsError
 
 
@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["run"]:
-        return runner.main(args)
+        return runner_cli.main(args)
     opts = _parser().parse_args(args)
     from .harness import Interrupted
 

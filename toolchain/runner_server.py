@@ -103,9 +103,9 @@ def _child(conn: socket.socket, server: int) -> None:
         os.environ.update({str(k): str(v) for k, v in dict(request["environ"]).items()})  # type: ignore[arg-type]
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        from . import runner
+        from . import runner_cli
 
-        status = runner.main([str(a) for a in request["argv"]])  # type: ignore[union-attr]
+        status = runner_cli.main([str(a) for a in request["argv"]])  # type: ignore[union-attr]
     except SystemExit as exc:
         status = exc.code if isinstance(exc.code, int) else 1
     except BaseException as exc:  # noqa: BLE001 - whatever happens, the client gets a status
@@ -172,7 +172,7 @@ def _listen(path: Path) -> socket.socket:
 
 def serve(path: Path) -> None:
     """Accept launches on the Unix socket ``path`` until SIGTERM/SIGINT."""
-    from . import runner  # noqa: F401 - imported once here, inherited by every child
+    from . import runner_cli  # noqa: F401 - imported once here (with the runner), inherited by every child
 
     server = _listen(path)
     me = os.getpid()

@@ -9,14 +9,14 @@ import pytest
 
 from tests.unit.test_runner import exit_module, loop_module
 from tests.unit.test_runner import private_cache  # noqa: F401 - the autouse fixture
-from toolchain import harness, runner
+from toolchain import harness, runner_cli
 from toolchain.results import Outcome
 
 
 def test_a_guest_exiting_124_fails_and_is_no_timeout(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    status = runner.main(["run", str(exit_module(tmp_path, 124))])
+    status = runner_cli.main(["run", str(exit_module(tmp_path, 124))])
     err = capfd.readouterr().err
     assert (status, err) == (124, "")
     assert harness.exit_outcome(status, err) == (Outcome.FAIL, "exit status 124")
@@ -25,7 +25,7 @@ def test_a_guest_exiting_124_fails_and_is_no_timeout(
 def test_the_runner_timeout_line_makes_a_timeout(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    status = runner.main(["run", "--timeout", "0.2", str(loop_module(tmp_path))])
+    status = runner_cli.main(["run", "--timeout", "0.2", str(loop_module(tmp_path))])
     err = capfd.readouterr().err
     assert harness.exit_outcome(status, "guest output\n" + err) == (
         Outcome.TIMEOUT, "timed out after 0.2 s",
@@ -39,7 +39,7 @@ def test_exit_256_is_0_as_posix_truncates(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # WASI statuses are 32-bit; like a wait status, only the low byte survives (runner docstring)
-    status = runner.main(["run", str(exit_module(tmp_path, 256))])
+    status = runner_cli.main(["run", str(exit_module(tmp_path, 256))])
     assert (status, capfd.readouterr().err) == (0, "")
     assert harness.exit_outcome(status) == (Outcome.PASS, "")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from toolchain import runner
+from toolchain import runner, runner_cache, runner_cli
 from toolchain.errors import RunnerError
 from toolchain.runner import Preopen, RunResult, RunSpec
 
@@ -344,13 +344,13 @@ def test_missing_or_invalid_module_is_a_runner_error(tmp_path: Path) -> None:
 def count_compiles(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The modules the runner compiles from now on (cache misses), in order."""
     compiles: list[Path] = []
-    real_compile = runner._compile
+    real_compile = runner_cache._compile
 
     def counting(engine: wasmtime.Engine, module: Path) -> wasmtime.Module:
         compiles.append(module)
         return real_compile(engine, module)
 
-    monkeypatch.setattr(runner, "_compile", counting)
+    monkeypatch.setattr(runner_cache, "_compile", counting)
     return compiles
 
 
@@ -358,16 +358,16 @@ def test_second_run_uses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     compiles = count_compiles(monkeypatch)
     spec = RunSpec(exit_module(tmp_path, 3))
     assert runner.run(spec).exit_code == 3
-    cached = runner.cache_path(spec)
-    assert cached.is_file() and cached.parent.parent == runner.paths.wasm_cache_dir()
+    cached = runner_cache.cache_path(spec)
+    assert cached.is_file() and cached.parent.parent == runner_cache.paths.wasm_cache_dir()
     assert runner.run(spec).exit_code == 3
     assert len(compiles) == 1
-    engine = runner._make_engine(spec)
-    assert runner.load_module(engine, spec)[1] is True
+    engine = runner_cache._make_engine(spec)
+    assert runner_cache.load_module(engine, spec)[1] is True
 
     # other code-shaping settings: another entry; the stack size does not shape code
-    assert runner.cache_path(RunSpec(spec.module, wasm_exceptions=True)) != cached
-    assert runner.cache_path(RunSpec(spec.module, stack_size=1 << 20)) == cached
+    assert runner_cache.cache_path(RunSpec(spec.module, wasm_exceptions=True)) != cached
+    assert runner_cache.cache_path(RunSpec(spec.module, stack_size=1 << 20)) == cached
 
     # a corrupt entry is replaced, not fatal. (Written beside and renamed: wasmtime maps cache
     # files into memory, so truncating one in place would crash its live users with SIGBUS.)
@@ -382,12 +382,12 @@ def test_second_run_uses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_changed_module_is_recompiled(tmp_path: Path) -> None:
     module = exit_module(tmp_path, 3)
-    first = runner.cache_path(RunSpec(module))
+    first = runner_cache.cache_path(RunSpec(module))
     st = module.stat()
     body = '(func (export "_start") (call $exit (i32.const 4)))'
     module.write_bytes(wasmtime.wat2wasm(f"(module {IMPORTS} {body})"))
     os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
-    assert runner.cache_path(RunSpec(module)) != first
+    assert runner_cache.cache_path(RunSpec(module)) != first
     assert runner.run(RunSpec(module)).exit_code == 4
 
 
@@ -396,9 +396,9 @@ def test_digest_memo(tmp_path: Path, private_cache: Path) -> None:
 
     module = exit_module(tmp_path, 0)
     digest = hashlib.sha256(module.read_bytes()).hexdigest()
-    assert runner.module_digest(module) == digest
+    assert runner_cache.module_digest(module) == digest
     assert len(list((private_cache / "wasmtime" / "digests").iterdir())) == 1
-    assert runner.module_digest(module) == digest
+    assert runner_cache.module_digest(module) == digest
 
 
 # --- command line -------------------------------------------------------------------------------
@@ -409,7 +409,7 @@ def test_parse_wasmtime_shaped_command_line(
 ) -> None:
     monkeypatch.setenv("FROM_HOST", "h")
     monkeypatch.delenv("NOT_SET", raising=False)
-    spec = runner.parse_args([
+    spec = runner_cli.parse_args([
         "--wasm", "max-wasm-stack=8388608",
         "--wasi", "preview2",
         "-S", "inherit-network",
@@ -435,7 +435,7 @@ def test_parse_wasmtime_shaped_command_line(
 
 
 def test_parse_own_options() -> None:
-    spec = runner.parse_args([
+    spec = runner_cli.parse_args([
         "--timeout", "2.5", "--max-memory", "64M", "--inherit-env", "--argv0", "python3",
         "--exceptions", "--max-wasm-stack", "0x100000", "--", "--odd-name.wasm", "a",
     ])  # fmt: skip
@@ -449,8 +449,8 @@ def test_parse_own_options() -> None:
         memory_limit=64 << 20,
         wasm_exceptions=True,
     )
-    assert runner.parse_args(["m.wasm"]) == RunSpec(Path("m.wasm"))
-    assert runner.parse_args(["-W", "exceptions=y", "m.wasm"]).wasm_exceptions
+    assert runner_cli.parse_args(["m.wasm"]) == RunSpec(Path("m.wasm"))
+    assert runner_cli.parse_args(["-W", "exceptions=y", "m.wasm"]).wasm_exceptions
 
 
 @pytest.mark.parametrize(
@@ -468,8 +468,8 @@ def test_parse_own_options() -> None:
     ],
 )
 def test_parse_errors(argv: list[str]) -> None:
-    with pytest.raises(runner.UsageError):
-        runner.parse_args(argv)
+    with pytest.raises(runner_cli.UsageError):
+        runner_cli.parse_args(argv)
 
 
 def test_main_runs_and_passes_args_through(
@@ -477,7 +477,7 @@ def test_main_runs_and_passes_args_through(
 ) -> None:
     module = echo_module(tmp_path, "args")
     argv = ["run", "--env", "K=V", "--dir", f"{tmp_path}::/sandbox", str(module), "-c", "pass"]
-    status = runner.main(argv)
+    status = runner_cli.main(argv)
     out, err = capfd.readouterr()
     assert (status, out, err) == (3, "echo_args.wasm\0-c\0pass\0", "")
 
@@ -485,21 +485,21 @@ def test_main_runs_and_passes_args_through(
 def test_main_reports_trap_and_timeout(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    assert runner.main(["run", str(trap_module(tmp_path))]) == 134
+    assert runner_cli.main(["run", str(trap_module(tmp_path))]) == 134
     assert capfd.readouterr().err == (
         "wasiports run: trap.wasm: wasm trap: wasm `unreachable` instruction executed\n"
     )
-    assert runner.main(["run", "--timeout", "0.2", str(loop_module(tmp_path))]) == 124
+    assert runner_cli.main(["run", "--timeout", "0.2", str(loop_module(tmp_path))]) == 124
     assert capfd.readouterr().err == "wasiports run: loop.wasm: timed out after 0.2 s\n"
 
 
 def test_main_usage_and_load_errors(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    assert runner.main(["exec", "m.wasm"]) == 2
-    assert runner.main(["run", "--bogus", "m.wasm"]) == 2
+    assert runner_cli.main(["exec", "m.wasm"]) == 2
+    assert runner_cli.main(["run", "--bogus", "m.wasm"]) == 2
     assert "unknown option '--bogus'" in capfd.readouterr().err
-    assert runner.main(["run", str(tmp_path / "absent.wasm")]) == RunnerError.exit_code == 8
+    assert runner_cli.main(["run", str(tmp_path / "absent.wasm")]) == RunnerError.exit_code == 8
     assert "not found" in capfd.readouterr().err
-    assert runner.main(["run", "--help"]) == 0
+    assert runner_cli.main(["run", "--help"]) == 0
     assert capfd.readouterr().out.startswith("usage: wasiports run")
 
 
@@ -507,7 +507,7 @@ def test_main_usage_and_load_errors(tmp_path: Path, capfd: pytest.CaptureFixture
 def test_the_wasmtime_cli_timeout_spelling_is_understood() -> None:
     """Launchers pass -W timeout=Ns to a given runner command line; ours must honour it too."""
     for value, seconds in [("30s", 30.0), ("500ms", 0.5), ("2", 2.0), ("1m", 60.0)]:
-        assert runner.parse_args(["-W", f"timeout={value}", "m.wasm"]).timeout == seconds
+        assert runner_cli.parse_args(["-W", f"timeout={value}", "m.wasm"]).timeout == seconds
     for bad in ["", "0s", "-1", "soon"]:
-        with pytest.raises(runner.UsageError, match="bad -W timeout"):
-            runner.parse_args(["-W", f"timeout={bad}", "m.wasm"])
+        with pytest.raises(runner_cli.UsageError, match="bad -W timeout"):
+            runner_cli.parse_args(["-W", f"timeout={bad}", "m.wasm"])

@@ -14,7 +14,7 @@ import wasmtime
 
 from tests.unit.test_runner import IMPORTS, WASI, build, count_compiles, exit_module
 from tests.unit.test_runner import private_cache  # noqa: F401 - the autouse fixture
-from toolchain import runner
+from toolchain import runner, runner_cache, runner_cli
 from toolchain.errors import RunnerError
 from toolchain.runner import RunSpec
 
@@ -91,7 +91,7 @@ def grow_module(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("value", ["/w/proj::x::/guest", "/w/proj::x::/w/proj::x", "/a:::/b"])
 def test_a_mapping_with_more_than_one_separator_is_refused(option: str, value: str) -> None:
     with pytest.raises(RunnerError) as raised:
-        runner.parse_args([option, value, "m.wasm"])
+        runner_cli.parse_args([option, value, "m.wasm"])
     assert raised.value.what == f"ambiguous directory mapping {option} {value!r}"
     assert "more than once" in raised.value.why and raised.value.hint
 
@@ -102,14 +102,14 @@ def test_main_reports_an_ambiguous_mapping_in_one_message(
     (tmp_path / "proj::x").mkdir()
     (tmp_path / "proj").mkdir()  # what the first "::" would wrongly map
     value = f"{tmp_path}/proj::x::/guest"
-    status = runner.main(["run", "--dir", value, str(exit_module(tmp_path, 0))])
+    status = runner_cli.main(["run", "--dir", value, str(exit_module(tmp_path, 0))])
     err = capfd.readouterr().err
     assert status == RunnerError.exit_code
     assert err.startswith(f"wasiports run: ambiguous directory mapping --dir {value!r}\n  why: ")
 
 
 def test_host_guest_and_plain_mappings_keep_working() -> None:
-    spec = runner.parse_args(["--dir", "/h::/g", "--dir", "/plain", "--mapdir", "/g2::/h2", "m"])
+    spec = runner_cli.parse_args(["--dir", "/h::/g", "--dir", "/plain", "--mapdir", "/g2::/h2", "m"])
     assert [tuple(d) for d in spec.dirs] == [
         ("/h", "/g", False), ("/plain", "/plain", False), ("/h2", "/g2", False),
     ]  # fmt: skip
@@ -119,7 +119,7 @@ def test_host_guest_and_plain_mappings_keep_working() -> None:
 
 
 def test_dir_ro_maps_read_only() -> None:
-    spec = runner.parse_args(["--dir-ro", "/lib::/usr/lib", "--dir-ro=/etc", "--dir", "/w", "m"])
+    spec = runner_cli.parse_args(["--dir-ro", "/lib::/usr/lib", "--dir-ro=/etc", "--dir", "/w", "m"])
     assert [tuple(d) for d in spec.dirs] == [
         ("/lib", "/usr/lib", True), ("/etc", "/etc", True), ("/w", "/w", False),
     ]  # fmt: skip
@@ -134,14 +134,14 @@ def test_a_guest_cannot_write_into_a_read_only_mount(
     (shipped / "php.ini").write_text("memory_limit=128M\n")
     mounts = ["--dir-ro", f"{shipped}::/usr/local/etc", "--dir", f"{work}::/"]  # fds 3 and 4
     # the read-only tree: readable, not writable (no file appears on the host)
-    assert runner.main(["run", *mounts, str(read_module(tmp_path, 3, "php.ini"))]) == 0
+    assert runner_cli.main(["run", *mounts, str(read_module(tmp_path, 3, "php.ini"))]) == 0
     assert capfd.readouterr().out == "memory_limit=128M\n"
-    assert runner.main(["run", *mounts, str(create_module(tmp_path, 3, "php.ini"))]) == EPERM
-    assert runner.main(["run", *mounts, str(create_module(tmp_path, 3, "new.txt"))]) == EPERM
+    assert runner_cli.main(["run", *mounts, str(create_module(tmp_path, 3, "php.ini"))]) == EPERM
+    assert runner_cli.main(["run", *mounts, str(create_module(tmp_path, 3, "new.txt"))]) == EPERM
     assert sorted(p.name for p in shipped.iterdir()) == ["php.ini"]
     assert (shipped / "php.ini").read_text() == "memory_limit=128M\n"
     # the writable working directory
-    assert runner.main(["run", *mounts, str(create_module(tmp_path, 4))]) == 0
+    assert runner_cli.main(["run", *mounts, str(create_module(tmp_path, 4))]) == 0
     assert (work / "out.txt").read_text() == "x"
 
 
@@ -166,21 +166,21 @@ def test_a_table_above_the_cap_cannot_be_instantiated(tmp_path: Path) -> None:
 
 def test_max_memory_defaults_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WASIPORTS_MAX_MEMORY", "3M")
-    assert runner.parse_args(["m.wasm"]).memory_limit == 3 << 20
-    assert runner.parse_args(["--max-memory", "5M", "m.wasm"]).memory_limit == 5 << 20  # flag wins
+    assert runner_cli.parse_args(["m.wasm"]).memory_limit == 3 << 20
+    assert runner_cli.parse_args(["--max-memory", "5M", "m.wasm"]).memory_limit == 5 << 20  # flag wins
     monkeypatch.setenv("WASIPORTS_MAX_MEMORY", "1048576")
-    assert runner.parse_args(["m.wasm"]).memory_limit == 1 << 20
+    assert runner_cli.parse_args(["m.wasm"]).memory_limit == 1 << 20
     monkeypatch.setenv("WASIPORTS_MAX_MEMORY", "")
-    assert runner.parse_args(["m.wasm"]).memory_limit is None
+    assert runner_cli.parse_args(["m.wasm"]).memory_limit is None
     monkeypatch.delenv("WASIPORTS_MAX_MEMORY")
-    assert runner.parse_args(["m.wasm"]).memory_limit is None
+    assert runner_cli.parse_args(["m.wasm"]).memory_limit is None
 
 
 def test_a_bad_max_memory_variable_is_a_runner_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("WASIPORTS_MAX_MEMORY", "lots")
-    assert runner.main(["run", str(exit_module(tmp_path, 0))]) == RunnerError.exit_code
+    assert runner_cli.main(["run", str(exit_module(tmp_path, 0))]) == RunnerError.exit_code
     assert capfd.readouterr().err.startswith("wasiports run: invalid WASIPORTS_MAX_MEMORY='lots'")
 
 
@@ -189,7 +189,7 @@ def test_the_environment_cap_reaches_the_guest(
 ) -> None:
     module = grow_module(tmp_path)
     monkeypatch.setenv("WASIPORTS_MAX_MEMORY", "1M")
-    assert runner.main(["run", str(module)]) == 1 + 100
+    assert runner_cli.main(["run", str(module)]) == 1 + 100
 
 
 # --- task 5: the compiled-module cache ----------------------------------------------------------
@@ -223,9 +223,9 @@ def test_a_cache_entry_with_other_contents_is_deleted_and_recompiled(
     three, other = exit_module(tmp_path, 3), exit_module(tmp_path, 4)
     assert runner.run(RunSpec(three)).exit_code == 3
     assert runner.run(RunSpec(other)).exit_code == 4
-    entry = runner.cache_path(RunSpec(three))
+    entry = runner_cache.cache_path(RunSpec(three))
     swapped = entry.with_name("swap.tmp")
-    swapped.write_bytes(runner.cache_path(RunSpec(other)).read_bytes())
+    swapped.write_bytes(runner_cache.cache_path(RunSpec(other)).read_bytes())
     os.replace(swapped, entry)  # as the cache itself writes: never in place
     capfd.readouterr()
     assert runner.run(RunSpec(three)).exit_code == 3
@@ -243,7 +243,7 @@ def test_an_entry_without_its_checksum_is_recompiled(
     compiles = count_compiles(monkeypatch)
     module = exit_module(tmp_path, 3)
     assert runner.run(RunSpec(module)).exit_code == 3
-    runner.checksum_path(runner.cache_path(RunSpec(module))).unlink()
+    runner_cache.checksum_path(runner_cache.cache_path(RunSpec(module))).unlink()
     assert runner.run(RunSpec(module)).exit_code == 3
     assert "no checksum was recorded" in capfd.readouterr().err
     assert len(compiles) == 2
@@ -251,17 +251,17 @@ def test_an_entry_without_its_checksum_is_recompiled(
 
 def test_an_unchanged_entry_is_hashed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hashed: list[str] = []
-    real = runner._file_sha256
+    real = runner_cache._file_sha256
 
     def counting(f: object) -> str:
         hashed.append(Path(f.name).suffix)  # type: ignore[attr-defined]
         return real(f)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(runner, "_file_sha256", counting)
+    monkeypatch.setattr(runner_cache, "_file_sha256", counting)
     spec = RunSpec(exit_module(tmp_path, 3))
     for _ in range(4):
         assert runner.run(spec).exit_code == 3
     # the module once (then its memo), the entry once: at the first launch that loads it
     assert hashed == [".wasm", ".cwasm"]
-    record = runner.checksum_path(runner.cache_path(spec)).read_text()
+    record = runner_cache.checksum_path(runner_cache.cache_path(spec)).read_text()
     assert '"verified"' in record

@@ -10,7 +10,7 @@ import sys
 
 from doit.tools import config_changed
 
-from toolchain import bench, build, checksums, dist, fetch, locks, paths, recipe, report, testing
+from toolchain import bench, build, checksums, dist, fetch, layout, locks, paths, recipe, report, testing
 from toolchain import devtree, export, patchlint, refresh
 from toolchain.errors import LockBusyError, LockError, RecipeError
 from toolchain.tasks import action, config_changed_lazy, provision_sdk, sdk_still_there
@@ -180,7 +180,7 @@ def task_test():
             "actions": [action(testing.test_task, r)],
             "file_dep": [build.installed_stamp(r), dist.launcher_path(r),
                          *([expectations] if expectations else [])],
-            "targets": [testing.results_path(r)],
+            "targets": [layout.results_path(r)],
             # WASIPORTS_TEST_SUBSET=ci (.ci/run) runs the recipe's test.ci_subset only.
             "uptodate": [config_changed({"subset": testing.subset_choice()})],
         }
@@ -191,7 +191,7 @@ def task_report():
     tested = [r for r in INTERPRETERS if r.test.suite]
     # No file_dep on the results: `test` fails on a regression, and the report must still show
     # it. It reruns when any results file or expectations file changes.
-    watched = [p for r in tested for p in (testing.results_path(r), testing.expectations_path(r)) if p]
+    watched = [p for r in tested for p in (layout.results_path(r), testing.expectations_path(r)) if p]
     return {
         "actions": [action(report.write, tested)],
         "targets": [report.report_dir() / "index.html", report.report_dir() / "report.json"],

@@ -1,14 +1,7 @@
 """The steps that turn a recipe into an installed wasm interpreter.
 
 Each public function is one doit action, idempotent, logging every command to the recipe's log
-(``build/<id>/build.log``). The work tree of a recipe::
-
-    build/<id>/fetch.json                  which origin served the source, its sha256
-    build/<id>/src/                        unpacked upstream tree with the patch series applied
-    build/<id>/src/cross-build/build/      the native build (when the recipe has one)
-    build/<id>/src/cross-build/<host>/     the wasm build
-    build/<id>/config.site                 rendered from the recipe's overrides
-    build/<id>/stage/                      `make install DESTDIR=…`
+(``build/<id>/build.log``). Where its files go is :mod:`toolchain.layout`.
 """
 
 from __future__ import annotations
@@ -36,44 +29,22 @@ from .render import render, render_file
 from .unpack import unpack
 from .validation import display
 
-PATCHED_STAMP = ".wasiports-patched"
-
-
-# --- where things are -------------------------------------------------------------------------
-
-def work_dir(recipe: Recipe) -> Path:
-    return paths.BUILD / recipe.id
-
-
-def log_path(recipe: Recipe) -> Path:
-    return work_dir(recipe) / "build.log"
-
-
-def src_dir(recipe: Recipe) -> Path:
-    return work_dir(recipe) / "src"
-
-
-def native_dir(recipe: Recipe) -> Path:
-    return src_dir(recipe) / "cross-build" / "build"
-
-
-def host_dir(recipe: Recipe) -> Path:
-    if recipe.build.in_tree:
-        return src_dir(recipe)
-    return src_dir(recipe) / "cross-build" / recipe.build.host
-
-
-def stage_dir(recipe: Recipe) -> Path:
-    """Where `make install` puts things: DESTDIR, or the prefix itself (``build.destdir = false``)."""
-    return work_dir(recipe) / "stage"
-
-
-def configured_stamp(recipe: Recipe) -> Path:
-    return host_dir(recipe) / ".wasiports-configured"
-
-
-def installed_stamp(recipe: Recipe) -> Path:
-    return stage_dir(recipe) / ".wasiports-installed"
+# Where things are: toolchain/layout.py (re-exported here, as the steps and tasks use them).
+from .layout import (  # noqa: E402,F401
+    PATCHED_STAMP,
+    configured_stamp,
+    dist_dir,
+    fetch_record,
+    host_dir,
+    installed_stamp,
+    log_path,
+    native_dir,
+    patched_stamp,
+    sdk_record,
+    src_dir,
+    stage_dir,
+    work_dir,
+)
 
 
 def dependencies(recipe: Recipe) -> list[Recipe]:
@@ -87,10 +58,6 @@ def dependencies(recipe: Recipe) -> list[Recipe]:
 def _recipes_in(root: Path) -> list[Recipe]:
     """All recipes next to this one, read once per process (templates ask for them often)."""
     return recipes.discover(root)
-
-
-def fetch_record(recipe: Recipe) -> Path:
-    return work_dir(recipe) / "fetch.json"
 
 
 def fetched(recipe: Recipe) -> bool:
@@ -107,18 +74,6 @@ def fetched(recipe: Recipe) -> bool:
     if not isinstance(record.get("path"), str) or record.get("sha256") != pin:
         return False
     return fetch.still_verified(Path(record["path"]), pin)
-
-
-def patched_stamp(recipe: Recipe) -> Path:
-    return src_dir(recipe) / PATCHED_STAMP
-
-
-def sdk_record() -> Path:
-    return paths.BUILD / "sdk.json"
-
-
-def dist_dir(recipe: Recipe) -> Path:
-    return paths.DIST / f"{recipe.id}-wasi"
 
 
 def runner_command() -> str:

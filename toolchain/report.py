@@ -27,7 +27,7 @@ from . import artifact_info, expectations, fileio, paths, results
 from .errors import HarnessError, WasiportsError
 from .recipe import Recipe
 from .results import Outcome, SuiteRun
-from .testing import results_path
+from .layout import results_path
 from .validation import display
 
 REPORT_VERSION = 1

@@ -8,19 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import build, expectations, fileio, harness, results, runner_server
+from .layout import results_path, test_dir
 from .errors import HarnessError
 from .recipe import CiSubset, Recipe
 from .results import SuiteRun
 from .suites import adapter_for
-
-
-def test_dir(recipe: Recipe) -> Path:
-    return build.work_dir(recipe) / "test"
-
-
-def results_path(recipe: Recipe) -> Path:
-    """The raw run of the last `doit test` (the report reads it)."""
-    return test_dir(recipe) / "results.json"
 
 
 def expectations_path(recipe: Recipe) -> Path | None:

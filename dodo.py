@@ -108,7 +108,9 @@ def task_install():
         yield {
             "name": r.id,
             "actions": [action(build.timed, "install", r, build.install)],
-            "file_dep": [build.host_dir(r) / r.build.product,
+            # the patched stamp too: a patch to files make does not compile (CPython's Lib/*.py)
+            # changes what is installed while the product stays byte-identical
+            "file_dep": [build.host_dir(r) / r.build.product, build.patched_stamp(r),
                          *(r.template_path(t) for t in r.build.files.values())],
             "targets": [build.installed_stamp(r)],
             "uptodate": [config_changed(r.build.model_dump_json(

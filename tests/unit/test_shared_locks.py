@@ -107,3 +107,19 @@ def test_wasiports_test_and_report_refuse_to_run_beside_doit(capsys: pytest.Capt
         for command in (["test", "python-3.13.5", "--units", "test_os"], ["report"]):
             assert cli.main(command) == LockBusyError.exit_code
             assert ".doit.lock" in capsys.readouterr().err
+
+
+def test_install_follows_the_patch_series(checkout: Path) -> None:
+    """A patch that touches only files make does not compile (CPython's Lib/*.py) leaves the
+    product byte-identical: install must still run again, so it depends on the patched stamp."""
+    from toolchain import build, recipe
+
+    recipes = recipe.discover()
+    assert len(recipes) > 5
+    module = _load_dodo()
+    try:
+        installs = {task["name"]: task for task in module.task_install()}
+        for r in recipes:
+            assert build.patched_stamp(r) in installs[r.id]["file_dep"], r.id
+    finally:
+        module._LOCK.release()

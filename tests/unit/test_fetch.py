@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from toolchain import fetch as fetch_mod
+from toolchain import transfer
 from toolchain.errors import ChecksumError, FetchError
 from toolchain.fetch import (
     Fetched,
@@ -285,7 +286,7 @@ def test_retries_follow_the_environment(
 def test_read_timeout_is_retried(
     server: Server, dest: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fetch_mod, "READ_TIMEOUT", 0.1)
+    monkeypatch.setattr(transfer, "READ_TIMEOUT", 0.1)
     got = fetch(NAME, GOOD_SHA, _up(server, f"stall/1/{NAME}"), dest_dir=dest)
     assert got.size == len(GOOD)
     assert server.count(f"stall/1/{NAME}") == 2
@@ -435,10 +436,10 @@ def test_progress_bar_only_on_a_terminal_outside_ci(monkeypatch: pytest.MonkeyPa
         def isatty(self) -> bool:
             return True
 
-    monkeypatch.setattr(fetch_mod.sys, "stdout", Tty())
-    assert fetch_mod._progress_enabled()
+    monkeypatch.setattr(transfer.sys, "stdout", Tty())
+    assert transfer._progress_enabled()
     monkeypatch.setenv("CI", "true")
-    assert not fetch_mod._progress_enabled()
+    assert not transfer._progress_enabled()
 
 
 # --- every origin named; provenance; stale part files; the cheap re-check ------------------------
@@ -515,7 +516,7 @@ def test_part_file_is_locked_while_it_is_written(
                     seen.append(True)
         real_write(self, chunk)
 
-    monkeypatch.setattr(fetch_mod._Sink, "write", write)
+    monkeypatch.setattr(transfer._Sink, "write", write)
     fetch(NAME, GOOD_SHA, _up(server, f"good/{NAME}"), dest_dir=dest)
     assert seen == [True]
 

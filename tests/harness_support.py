@@ -14,9 +14,8 @@ from pathlib import Path
 from toolchain import runner, runner_cli
 from toolchain.capture import read_guest_file
 from toolchain.errors import HarnessError, RunnerError
-from toolchain.harness import Completed, UnitCommand
-from toolchain.results import UnitResult
-from toolchain.runner_outcome import exit_outcome, trap_message
+from toolchain.harness import Completed, Parsed, UnitCommand
+from toolchain.runner_outcome import exit_outcome
 
 MAX_OUTPUT_CHARS = 32 * 1024 * 1024
 """Bytes read at most from an output file of :class:`InProcessExecutor`."""
@@ -119,14 +118,6 @@ class WasmCommandAdapter:
         )  # fmt: skip
         return UnitCommand(argv=argv, timeout=self.timeout)
 
-    def parse(self, unit: str, scratch: Path, completed: Completed) -> UnitResult:
+    def parse(self, unit: str, scratch: Path, completed: Completed) -> Parsed:
         outcome, reason = exit_outcome(completed.exit_code, completed.output)
-        return UnitResult(
-            suite=self.suite,
-            unit=unit,
-            outcome=outcome,
-            duration=completed.duration,
-            exit_code=completed.exit_code,
-            trap=trap_message(completed.exit_code, completed.output),
-            reason=reason,
-        )
+        return Parsed(outcome=outcome, reason=reason)

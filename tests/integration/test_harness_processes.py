@@ -198,8 +198,7 @@ class Sleepers:
         return harness.UnitCommand(argv=("sh", "-c", script), timeout=60)
 
     def parse(self, unit, scratch, completed):
-        return UnitResult(suite=self.suite, unit=unit, outcome=Outcome.PASS, duration=0,
-                          exit_code=completed.exit_code)
+        return harness.Parsed(outcome=Outcome.PASS)
 
 try:
     harness.run_suite(Sleepers(), harness.ProcessExecutor(term_wait=1), work_dir=work, workers=2)

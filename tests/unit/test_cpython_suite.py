@@ -90,7 +90,7 @@ def test_command_runs_the_installed_module_with_the_artifact_options(tmp_path: P
     stage = build.stage_dir(r)
     (stage / "usr/local/bin").mkdir(parents=True)
     (stage / "usr/local/bin/python3.13.wasm").write_bytes(b"\0asm")
-    command = RegrtestAdapter(r).command("test_json", tmp_path / "scratch")
+    command = RegrtestAdapter.from_recipe(r).command("test_json", tmp_path / "scratch")
     argv = list(command.argv)
     assert argv[argv.index("--wasm") + 1] == f"max-wasm-stack={1 << 25}"  # the artifact's, not the default
     at = argv.index("--dir-ro")

@@ -21,8 +21,8 @@ import wasmtime
 from toolchain import harness
 from toolchain.errors import HarnessError
 from tests.harness_support import InProcessExecutor, WasmCommandAdapter
-from toolchain.harness import Completed, UnitCommand, merge, run_suite, shard_units
-from toolchain.results import Host, Outcome, SuiteRun, UnitResult
+from toolchain.harness import Completed, Parsed, UnitCommand, merge, run_suite, shard_units
+from toolchain.results import Host, Outcome, SuiteRun
 
 SUITE = "demo-1.0"
 HOST = Host(
@@ -55,13 +55,11 @@ class FakeAdapter:
     def command(self, unit: str, scratch: Path) -> UnitCommand:
         return UnitCommand(argv=("fake", unit), timeout=10)
 
-    def parse(self, unit: str, scratch: Path, completed: Completed) -> UnitResult:
+    def parse(self, unit: str, scratch: Path, completed: Completed) -> Parsed:
         if unit in self.parse_error:
             raise ValueError("garbled output")
         outcome, reason = harness.exit_outcome(completed.exit_code, completed.output)
-        return UnitResult(
-            suite="whatever", unit=unit, outcome=outcome, duration=0, exit_code=None, reason=reason
-        )
+        return Parsed(outcome=outcome, reason=reason)
 
 
 @dataclass
@@ -280,16 +278,13 @@ def test_a_timeout_keeps_the_cases_parsed_so_far(tmp_path: Path) -> None:
     from toolchain.results import CaseResult
 
     class WithCases(FakeAdapter):
-        def parse(self, unit: str, scratch: Path, completed: Completed) -> UnitResult:
-            return UnitResult(
-                suite=SUITE, unit=unit, outcome=Outcome.PASS, duration=0, exit_code=None,
-                cases=(CaseResult(id="c1", outcome=Outcome.PASS),), log_tail="adapter's tail",
-            )  # fmt: skip
+        def parse(self, unit: str, scratch: Path, completed: Completed) -> Parsed:
+            return Parsed(outcome=Outcome.PASS, cases=(CaseResult(id="c1", outcome=Outcome.PASS),))
 
     executor = FakeExecutor({"u": [done(None, signal=15, timed_out=True, note="killed")]})
     unit = run(WithCases(["u"]), executor, tmp_path, retry_failed=False).units[0]
     assert (unit.outcome, unit.reason, len(unit.cases)) == (Outcome.TIMEOUT, "killed", 1)
-    assert unit.log_tail == "adapter's tail"
+    assert unit.log_tail == "exit None\n"  # the tail of the output, which the harness owns
 
 
 def test_adapter_and_executor_failures_are_unit_errors(tmp_path: Path) -> None:

@@ -81,8 +81,8 @@ def test_units_are_directories_cut_into_chunks(tmp_path: Path, monkeypatch: pyte
         (tmp_path / "Zend" / "tests" / f"t{i:04d}.phpt").write_text("")
     (tmp_path / "ext" / "ctype" / "tests").mkdir(parents=True)
     (tmp_path / "ext" / "ctype" / "tests" / "a.phpt").write_text("")
-    adapter = object.__new__(php.RunTestsAdapter)
-    adapter.src, adapter._units = tmp_path, None
+    adapter = php.RunTestsAdapter(suite="php-8.2.32", src=tmp_path, launcher=tmp_path / "php",
+                                  launchers=[], host_php="php8.2")
     assert adapter.list_units() == ["Zend/tests:1", "Zend/tests:2", "ext/ctype/tests"]
     assert len(adapter._tests()["Zend/tests:1"]) == php.CHUNK
     assert adapter._tests()["Zend/tests:2"][-1] == f"Zend/tests/t{php.CHUNK + 4:04d}.phpt"

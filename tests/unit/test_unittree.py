@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from toolchain import build, recipe, unittree
+from toolchain import recipe, unittree
 from toolchain.suites import php, ruby
 
 
@@ -75,11 +75,12 @@ def test_write_new_never_writes_through_a_link(tmp_path: Path) -> None:
 
 @pytest.fixture
 def ruby_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ruby.RubyTestsAdapter:
-    src = _src(tmp_path)
-    monkeypatch.setattr(build, "src_dir", lambda r: src)
-    monkeypatch.setattr(ruby, "packaged_launcher", lambda r: tmp_path / "dist" / "ruby")
-    monkeypatch.setattr(ruby, "host_ruby", lambda r: "/usr/bin/ruby")
-    return ruby.RubyTestsAdapter(recipe.load(recipe.paths.RECIPES / "ruby" / "3.3.8.toml"))
+    r = recipe.load(recipe.paths.RECIPES / "ruby" / "3.3.8.toml")
+    return ruby.RubyTestsAdapter(
+        suite=r.id, src=_src(tmp_path), launcher=tmp_path / "dist" / "ruby",
+        prelude=r.path.parent / ruby.PRELUDE, host_guard=r.path.parent / ruby.HOST_GUARD,
+        host_ruby="/usr/bin/ruby", max_memory=3 << 30,
+    )  # fmt: skip
 
 
 def test_the_ruby_prelude_is_not_written_through_a_symlink_a_guest_left(
@@ -100,7 +101,7 @@ def test_the_ruby_prelude_is_not_written_through_a_symlink_a_guest_left(
     assert (tree / ruby.GUEST_PRELUDE).read_bytes() == ruby_adapter.prelude.read_bytes()
     assert not (tree / ruby.GUEST_PRELUDE).is_symlink()
     assert command.argv[1:3] == (f"-r./{ruby.GUEST_PRELUDE}", "test/runner.rb")
-    assert command.env["WASIPORTS_MAX_MEMORY"] == str(ruby_adapter.recipe.test.max_memory)
+    assert command.env["WASIPORTS_MAX_MEMORY"] == str(3 << 30)
     assert not (tree / "spec").exists()
 
 
@@ -118,13 +119,9 @@ def test_bootstraptest_runs_its_host_ruby_with_the_nofollow_guard(
 def test_php_units_run_in_their_own_tree_with_open_basedir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    src = _src(tmp_path)
     dist = tmp_path / "dist"
-    monkeypatch.setattr(build, "src_dir", lambda r: src)
-    monkeypatch.setattr(build, "dist_dir", lambda r: dist)
-    monkeypatch.setattr(php, "packaged_launcher", lambda r: dist / "php")
-    monkeypatch.setattr(php, "host_php", lambda r: "/usr/bin/php8.2")
-    adapter = php.RunTestsAdapter(recipe.load(recipe.paths.RECIPES / "php" / "8.2.32.toml"))
+    adapter = php.RunTestsAdapter(suite="php-8.2.32", src=_src(tmp_path), launcher=dist / "php",
+                                  launchers=[dist / "php", dist / "php-cgi"], host_php="/usr/bin/php8.2")
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     command = adapter.command("Zend/tests", scratch)
@@ -138,3 +135,27 @@ def test_php_units_run_in_their_own_tree_with_open_basedir(
     assert command.argv[command.argv.index("-p") + 1] == str(wrapper)
     assert wrapper.read_text() == f'#!/bin/sh\nexec {dist / "php"} "$@"\n'
     assert (scratch / "bin" / "php-cgi").is_file() and os.access(wrapper, os.X_OK)
+
+
+@pytest.mark.parametrize("name", ["php/8.2.32", "ruby/3.3.8"])
+def test_from_recipe_takes_the_recipes_data(name: str, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolchain import build, paths
+    from toolchain.suites import adapter_for
+
+    monkeypatch.setattr(paths, "BUILD", tmp_path / "build")
+    monkeypatch.setattr(paths, "DIST", tmp_path / "dist")
+    r = recipe.load(paths.RECIPES / f"{name}.toml")
+    host = tmp_path / "host-interpreter"
+    host.write_text("#!/bin/sh\n")
+    host.chmod(0o755)
+    assert r.test.host is not None
+    monkeypatch.setenv(r.test.host.env, str(host))
+    launcher = build.dist_dir(r) / r.name
+    launcher.parent.mkdir(parents=True)
+    launcher.write_text("#!/bin/sh\n")
+    adapter = adapter_for(r)
+    assert adapter.suite == r.id and adapter.uses_launcher
+    assert adapter.launcher == launcher and adapter.src == build.src_dir(r)  # type: ignore[attr-defined]
+    assert adapter.timeout == r.test.unit_timeout and adapter.args == list(r.test.args)  # type: ignore[attr-defined]
+    assert str(host) in (getattr(adapter, "host_php", ""), getattr(adapter, "host_ruby", ""))

@@ -38,12 +38,13 @@ from __future__ import annotations
 
 from ..runner_outcome import exit_outcome, runner_diagnostic, trap_message
 from .executors import DEFAULT_GRACE, UNIT_TOKEN_ENV, ProcessExecutor, kill_escaped, log_path
-from .interfaces import Adapter, Completed, Executor, UnitCommand
+from .interfaces import Adapter, Completed, Executor, Parsed, UnitCommand
 from .scheduler import Interrupted, resolve_skips, run_suite, unit_slug
 from .shards import merge, parse_shard, shard_units
 
 __all__ = [
     "DEFAULT_GRACE", "UNIT_TOKEN_ENV", "Adapter", "Completed", "Executor", "Interrupted",
+    "Parsed",
     "ProcessExecutor", "UnitCommand", "exit_outcome", "kill_escaped", "log_path", "merge",
     "parse_shard", "resolve_skips", "run_suite", "runner_diagnostic", "shard_units",
     "trap_message", "unit_slug",

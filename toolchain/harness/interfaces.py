@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import HarnessError
-from ..results import UnitResult
+from ..results import CaseResult, Outcome
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +53,18 @@ class Completed:
     """Bytes of output the executor dropped to stay within its cap (see :mod:`toolchain.capture`)."""
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """What an adapter reads from a unit's output. The harness makes the unit's result of it,
+    adding what it owns: suite, unit, duration, exit status, the trap line, attempts, flakiness
+    and the output's tail; and it overrides the outcome with ``timeout``/``crash`` when the
+    executor killed the process or it died of a signal (the cases parsed so far are kept)."""
+
+    outcome: Outcome
+    reason: str = ""
+    cases: tuple[CaseResult, ...] = ()
+
+
 class Adapter(Protocol):
     """A language's test suite, seen as a list of independent units."""
 
@@ -73,13 +85,8 @@ class Adapter(Protocol):
         """The command for ``unit``; ``scratch`` is a fresh directory to map as the guest's /tmp."""
         ...
 
-    def parse(self, unit: str, scratch: Path, completed: Completed) -> UnitResult:
-        """Read the unit's output into a result.
-
-        The harness then sets the fields it owns (suite, unit, duration, exit_code, attempts,
-        flaky; log_tail if left empty) and overrides the outcome with ``timeout``/``crash`` when
-        the executor killed the process or it died of a signal (cases parsed so far are kept).
-        """
+    def parse(self, unit: str, scratch: Path, completed: Completed) -> Parsed:
+        """Read the unit's output: its outcome, why, and its cases (see :class:`Parsed`)."""
         ...
 
 

@@ -25,7 +25,8 @@ from typing import Any, TextIO
 from ..errors import HarnessError
 from ..results import CaseResult, Host, Outcome, SuiteRun, UnitResult, host_info, is_bad, tail_text
 from .executors import _signal_name, log_path
-from .interfaces import Adapter, Completed, Executor
+from ..runner_outcome import trap_message
+from .interfaces import Adapter, Completed, Executor, Parsed
 from .shards import shard_units
 
 
@@ -208,7 +209,7 @@ class _Run:
                 raise _Stopped from e
             return _error_unit(suite, unit, attempt, f"could not run the unit: {_exc(e)}")
         try:
-            parsed: UnitResult | None = self.adapter.parse(unit, scratch, completed)
+            parsed: Parsed | None = self.adapter.parse(unit, scratch, completed)
             problem = ""
         except Exception as e:
             parsed, problem = None, f"the adapter could not read the output: {_exc(e)}"
@@ -231,21 +232,22 @@ def _finalize(
     suite: str,
     unit: str,
     attempt: int,
-    parsed: UnitResult | None,
+    parsed: Parsed | None,
     problem: str,
     completed: Completed,
 ) -> UnitResult:
-    """The adapter's result with the harness-owned fields set and kills turned into outcomes."""
+    """The unit's result: what the adapter parsed, the fields the harness owns, and kills
+    turned into outcomes."""
     outcome = parsed.outcome if parsed else Outcome.ERROR
     reason = parsed.reason if parsed else problem
     cases: tuple[CaseResult, ...] = parsed.cases if parsed else ()
-    trap = parsed.trap if parsed else None
+    trap = trap_message(completed.exit_code, completed.output)
     if completed.timed_out:
         outcome, reason = Outcome.TIMEOUT, completed.note or "killed by the harness (timeout)"
     elif completed.signal is not None:
         outcome = Outcome.CRASH
         reason = f"the unit's process died: {completed.note or _signal_name(completed.signal)}"
-    log_tail = parsed.log_tail if parsed and parsed.log_tail else tail_text(completed.output)
+    log_tail = tail_text(completed.output)
     if completed.output_cut and not reason:
         reason = f"output cut by the harness: {completed.output_cut} bytes dropped"
     return UnitResult(

@@ -17,9 +17,9 @@ from .php import RunTestsAdapter
 from .ruby import RubyTestsAdapter
 
 ADAPTERS: dict[str, Callable[[Recipe], Adapter]] = {
-    "cpython-regrtest": RegrtestAdapter,
-    "php-run-tests": RunTestsAdapter,
-    "ruby-tests": RubyTestsAdapter,
+    "cpython-regrtest": RegrtestAdapter.from_recipe,
+    "php-run-tests": RunTestsAdapter.from_recipe,
+    "ruby-tests": RubyTestsAdapter.from_recipe,
 }
 
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 from .. import build, dist, runner
 from ..errors import HarnessError
-from ..harness import Completed, UnitCommand, exit_outcome, trap_message
+from ..harness import Completed, Parsed, UnitCommand, exit_outcome
 from ..recipe import Recipe
 from ..render import render
 from . import junit
-from ..results import CaseResult, Outcome, UnitResult
+from ..results import CaseResult, Outcome
 
 JUNIT = "junit.xml"
 # regrtest's exit statuses (Lib/test/libregrtest/utils.py)
@@ -32,26 +33,42 @@ class RegrtestAdapter:
 
     uses_launcher = False  # regrtest runs in the guest, started by the runner directly
 
-    def __init__(self, recipe: Recipe) -> None:
-        self.recipe = recipe
+    def __init__(self, *, suite: str, module: Path, lib: Path, guest_lib: str, runner: Sequence[str],
+                 list_dir: Path, wasm_flags: Sequence[str] = (),
+                 stack_size: int = runner.DEFAULT_STACK_SIZE, timeout: float = 900,
+                 max_memory: int = 2 * 1024**3, args: Sequence[str] = ()) -> None:
+        self._suite = suite
+        self.list_dir = list_dir  # where `--list-tests` runs (a guest root of its own)
+        self.module, self.lib, self.guest_lib = module, lib, guest_lib
+        self.runner, self.wasm_flags, self.stack_size = list(runner), list(wasm_flags), stack_size
+        self.timeout = timeout
+        self.max_memory = max_memory  # the guest's memories and tables, in bytes
+        self.args = list(args)
+
+    @classmethod
+    def from_recipe(cls, recipe: Recipe) -> RegrtestAdapter:
         assert recipe.artifact is not None
         ctx = build.context(recipe)
         stage = build.stage_dir(recipe)
         where = f"{recipe.path.name}: artifact"
-        self.module = stage / render(recipe.artifact.module, ctx, where=f"{where}.module")
-        # The stdlib goes where the packaged launcher maps it (artifact.trees/guest_mounts "lib").
-        self.lib = stage / render(recipe.artifact.trees["lib"], ctx, where=f"{where}.trees.lib")
-        self.guest_lib = recipe.artifact.guest_mounts["lib"]
-        if not self.module.is_file():
-            raise HarnessError(f"{recipe.id}: no installed module at {self.module}",
+        module = stage / render(recipe.artifact.module, ctx, where=f"{where}.module")
+        if not module.is_file():
+            raise HarnessError(f"{recipe.id}: no installed module at {module}",
                                hint=f"run `doit install:{recipe.id}` first")
-        self.timeout = recipe.test.unit_timeout
-        self.max_memory = recipe.test.max_memory  # the guest's memories and tables, in bytes
-        self.args = list(recipe.test.args)
+        return cls(
+            suite=recipe.id, module=module,
+            # The stdlib goes where the packaged launcher maps it (artifact.trees/guest_mounts "lib").
+            lib=stage / render(recipe.artifact.trees["lib"], ctx, where=f"{where}.trees.lib"),
+            guest_lib=recipe.artifact.guest_mounts["lib"],
+            runner=shlex.split(build.runner_command()), wasm_flags=dist.wasm_flags(recipe),
+            list_dir=build.work_dir(recipe) / "list-tests",
+            stack_size=recipe.artifact.stack_size, timeout=recipe.test.unit_timeout,
+            max_memory=recipe.test.max_memory, args=recipe.test.args,
+        )  # fmt: skip
 
     @property
     def suite(self) -> str:
-        return self.recipe.id
+        return self._suite
 
     def _root(self, scratch: Path) -> Path:
         """Make ``scratch`` a guest root: a /tmp, and the directory the stdlib is mounted on."""
@@ -62,22 +79,22 @@ class RegrtestAdapter:
     def _guest(self, scratch: Path, *args: str) -> list[str]:
         self._root(scratch)
         return [
-            *shlex.split(build.runner_command()), *dist.wasm_flags(self.recipe),
+            *self.runner, *self.wasm_flags,
             "--timeout", str(self.timeout), "--max-memory", str(self.max_memory),
             # The stdlib read-only: no unit leaves bytecode or files in it for the next one.
             "--dir", f"{scratch}::/", "--dir-ro", f"{self.lib}::{self.guest_lib}",
             "--env", "TMPDIR=/tmp", "--env", "HOME=/tmp", "--env", "PYTHONHASHSEED=0",
             "--argv0", "python3", str(self.module), *args,
-        ]
+        ]  # fmt: skip
 
     def list_units(self) -> list[str]:
         """``python -m test --list-tests``, run in-process through the runner."""
-        work = self._root(build.work_dir(self.recipe) / "list-tests")
+        work = self._root(self.list_dir)
         out = work / "out.txt"
         result = runner.run(runner.RunSpec(
             module=self.module, args=("-m", "test", "--list-tests"), argv0="python3",
             dirs=((str(work), "/"), runner.Preopen(str(self.lib), self.guest_lib, read_only=True)),
-            env={"TMPDIR": "/tmp"}, stack_size=self.recipe.artifact.stack_size,
+            env={"TMPDIR": "/tmp"}, stack_size=self.stack_size,
             stdout=out, stderr=work / "err.txt", timeout=300))
         if result.exit_code != 0:
             raise HarnessError(f"{self.suite}: `python -m test --list-tests` failed "
@@ -89,14 +106,10 @@ class RegrtestAdapter:
                            "--junit-xml", f"/{JUNIT}", *self.args)
         return UnitCommand(argv=tuple(argv), timeout=self.timeout)
 
-    def parse(self, unit: str, scratch: Path, completed: Completed) -> UnitResult:
+    def parse(self, unit: str, scratch: Path, completed: Completed) -> Parsed:
         cases = parse_junit(scratch / JUNIT)
         outcome, reason = unit_outcome(unit, completed.exit_code, completed.output, cases)
-        return UnitResult(
-            suite=self.suite, unit=unit, outcome=outcome, reason=reason,
-            duration=completed.duration, exit_code=completed.exit_code,
-            trap=trap_message(completed.exit_code, completed.output), cases=tuple(cases),
-        )
+        return Parsed(outcome=outcome, reason=reason, cases=tuple(cases))
 
 
 def unit_outcome(unit: str, exit_code: int | None, output: str,

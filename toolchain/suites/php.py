@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import shlex
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 from .. import build, dist, expectations, unittree
 from ..errors import HarnessError
-from ..harness import Completed, UnitCommand, exit_outcome, trap_message
+from ..harness import Completed, Parsed, UnitCommand, exit_outcome
 from ..recipe import Recipe
 from . import junit
 from .host import host_program, packaged_launcher
-from ..results import CaseResult, Outcome, UnitResult
+from ..results import CaseResult, Outcome
 
 JUNIT = "report/junit.xml"
 """In a directory of its own: open_basedir checks a file that does not exist yet by its directory,
@@ -57,21 +58,34 @@ class RunTestsAdapter:
 
     uses_launcher = True  # the harness runs a runner server (launches cost a fork, not a start-up)
 
-    def __init__(self, recipe: Recipe) -> None:
-        self.recipe = recipe
-        self.src = build.src_dir(recipe)
-        self.launcher = packaged_launcher(recipe)
-        self.timeout = recipe.test.unit_timeout
-        self.args = list(recipe.test.args)
+    def __init__(self, *, suite: str, src: Path, launcher: Path, launchers: Sequence[Path],
+                 host_php: str, timeout: float = 900, max_memory: int = 2 * 1024**3,
+                 args: Sequence[str] = (), expected: expectations.Expectations | None = None) -> None:
+        self._suite = suite
+        self.src = src  # the patched source tree (its .phpt files and run-tests.php)
+        self.launcher = launcher  # the packaged `php` launcher run-tests starts per test
+        self.launchers = list(launchers)  # every launcher of the artifact (php, php-cgi)
+        self.host_php = host_php
+        self.timeout = timeout
+        self.max_memory = max_memory
+        self.args = list(args)
         self._units: dict[str, list[str]] | None = None
         # Tests the expectations say to skip (e.g. ones that can only end by a timeout on WASI)
         # are not started; they are reported as skipped with the entry's reason.
-        self.expected = expectations.for_recipe(recipe)
+        self.expected = expected or expectations.Expectations()
         self.launch_timeout = launch_timeout(self.args)
+
+    @classmethod
+    def from_recipe(cls, recipe: Recipe) -> RunTestsAdapter:
+        return cls(suite=recipe.id, src=build.src_dir(recipe), launcher=packaged_launcher(recipe),
+                   launchers=[build.dist_dir(recipe) / name for name in dist.launches(recipe)],
+                   host_php=host_php(recipe), timeout=recipe.test.unit_timeout,
+                   max_memory=recipe.test.max_memory, args=recipe.test.args,
+                   expected=expectations.for_recipe(recipe))
 
     @property
     def suite(self) -> str:
-        return self.recipe.id
+        return self._suite
 
     def _tests(self) -> dict[str, list[str]]:
         """Unit name -> its .phpt files (relative to the source tree), in name order."""
@@ -96,15 +110,14 @@ class RunTestsAdapter:
     def _argv(self, tests: list[str], scratch: Path) -> list[str]:
         tree, php = scratch / TREE, scratch / "bin" / self.launcher.name
         basedir = ":".join([f"{tree}/", f"{(scratch / JUNIT).parent}/", f"{scratch / 'bin'}/"])
-        return [host_php(self.recipe), "-n", "-d", f"open_basedir={basedir}", "run-tests.php", "-p", str(php),
+        return [self.host_php, "-n", "-d", f"open_basedir={basedir}", "run-tests.php", "-p", str(php),
                 "-q", "--offline", "--no-color", "--no-progress", *self.args, *tests]
 
     def _wrappers(self, scratch: Path) -> None:
         """``SCRATCH/bin/<launcher>`` for every launcher of the artifact (run-tests finds
         ``php-cgi`` next to ``php``): real files inside open_basedir that exec the real ones."""
         (scratch / "bin").mkdir()
-        for name in dist.launches(self.recipe):
-            launch = build.dist_dir(self.recipe) / name
+        for launch in self.launchers:
             wrapper = scratch / "bin" / launch.name
             unittree.write_new(wrapper, f'#!/bin/sh\nexec {shlex.quote(str(launch))} "$@"\n'.encode())
             wrapper.chmod(0o755)
@@ -133,21 +146,17 @@ class RunTestsAdapter:
                # guest whose driver gave up on it is stopped by the runner.
                "WASIPORTS_TIMEOUT": str(self.launch_timeout),
                # Each launch's cap on the guest's memories and tables (recipe test.max_memory).
-               "WASIPORTS_MAX_MEMORY": str(self.recipe.test.max_memory)}
+               "WASIPORTS_MAX_MEMORY": str(self.max_memory)}
         # Every test skipped: nothing to start (run-tests without tests would run the whole tree).
-        argv = self._argv(tests, scratch) if tests else [host_php(self.recipe), "-r", ""]
+        argv = self._argv(tests, scratch) if tests else [self.host_php, "-r", ""]
         return UnitCommand(argv=tuple(argv), timeout=self.timeout, cwd=tree, env=env)
 
-    def parse(self, unit: str, scratch: Path, completed: Completed) -> UnitResult:
+    def parse(self, unit: str, scratch: Path, completed: Completed) -> Parsed:
         cases = parse_junit(scratch / JUNIT, self._tests().get(unit, []))
         cases += [CaseResult(id=t, outcome=Outcome.SKIP, duration=0.0, message=why)
                   for t, why in self._skipped(unit).items()]
         outcome, reason = unit_outcome(completed.exit_code, completed.output, cases)
-        return UnitResult(
-            suite=self.suite, unit=unit, outcome=outcome, reason=reason,
-            duration=completed.duration, exit_code=completed.exit_code,
-            trap=trap_message(completed.exit_code, completed.output), cases=tuple(cases),
-        )
+        return Parsed(outcome=outcome, reason=reason, cases=tuple(cases))
 
 
 def unit_outcome(exit_code: int | None, output: str, cases: list[CaseResult]) -> tuple[Outcome, str]:

@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from .. import build, runner, unittree
 from ..errors import HarnessError
-from ..harness import Completed, UnitCommand, exit_outcome, trap_message
+from ..harness import Completed, Parsed, UnitCommand, exit_outcome
 from ..recipe import Recipe
-from ..results import CaseResult, Outcome, UnitResult
+from ..results import CaseResult, Outcome
 from .host import host_program, packaged_launcher
 
 BASICTEST = "basictest"
@@ -82,18 +83,29 @@ class RubyTestsAdapter:
 
     uses_launcher = True  # bootstraptest starts the launcher per assertion: a runner server helps
 
-    def __init__(self, recipe: Recipe) -> None:
-        self.recipe = recipe
-        self.src = build.src_dir(recipe)
-        self.launcher = packaged_launcher(recipe)
-        self.prelude = recipe.path.parent / PRELUDE
-        self.host_guard = recipe.path.parent / HOST_GUARD
-        self.timeout = recipe.test.unit_timeout
-        self.args = list(recipe.test.args)
+    def __init__(self, *, suite: str, src: Path, launcher: Path, prelude: Path, host_guard: Path,
+                 host_ruby: str, timeout: float = 900, max_memory: int = 2 * 1024**3,
+                 args: Sequence[str] = ()) -> None:
+        self._suite = suite
+        self.src = src  # the patched source tree
+        self.launcher = launcher  # the packaged `ruby` launcher
+        self.prelude = prelude  # test-all's guest prelude (recipes/ruby/)
+        self.host_guard = host_guard  # loaded into the host Ruby that drives bootstraptest
+        self.host_ruby = host_ruby
+        self.timeout = timeout
+        self.max_memory = max_memory
+        self.args = list(args)
+
+    @classmethod
+    def from_recipe(cls, recipe: Recipe) -> RubyTestsAdapter:
+        return cls(suite=recipe.id, src=build.src_dir(recipe), launcher=packaged_launcher(recipe),
+                   prelude=recipe.path.parent / PRELUDE, host_guard=recipe.path.parent / HOST_GUARD,
+                   host_ruby=host_ruby(recipe), timeout=recipe.test.unit_timeout,
+                   max_memory=recipe.test.max_memory, args=recipe.test.args)
 
     @property
     def suite(self) -> str:
-        return self.recipe.id
+        return self._suite
 
     @functools.cached_property
     def _units(self) -> list[str]:
@@ -110,7 +122,7 @@ class RubyTestsAdapter:
         # Each launch's own wall-clock limit (a guest that loops is stopped by the runner) and its
         # cap on the guest's memories and tables (recipe test.max_memory).
         return {"WASIPORTS_TIMEOUT": str(self.timeout),
-                "WASIPORTS_MAX_MEMORY": str(self.recipe.test.max_memory)}
+                "WASIPORTS_MAX_MEMORY": str(self.max_memory)}
 
     def command(self, unit: str, scratch: Path) -> UnitCommand:
         if unit not in self._units:
@@ -120,7 +132,7 @@ class RubyTestsAdapter:
             unittree.write_new(scratch / "test.rb", (self.src / "basictest" / "test.rb").read_bytes())
             return UnitCommand(argv=(launcher, "test.rb"), timeout=self.timeout, cwd=scratch, env=self._env())
         if unit.startswith("bootstraptest/"):
-            argv = (host_ruby(self.recipe), f"-r{self.host_guard}", str(self.src / "bootstraptest" / "runner.rb"),
+            argv = (self.host_ruby, f"-r{self.host_guard}", str(self.src / "bootstraptest" / "runner.rb"),
                     f"--ruby={launcher}", "-v", "-j1", "--tty=no", "--color=never",
                     f"--dir={scratch / 'bt'}", str(self.src / unit))
             return UnitCommand(argv=argv, timeout=self.timeout, cwd=scratch, env=self._env())
@@ -133,7 +145,7 @@ class RubyTestsAdapter:
                 "--color=never", *self.args, unit)
         return UnitCommand(argv=argv, timeout=self.timeout, cwd=tree, env=self._env())
 
-    def parse(self, unit: str, scratch: Path, completed: Completed) -> UnitResult:
+    def parse(self, unit: str, scratch: Path, completed: Completed) -> Parsed:
         output = completed.output
         if unit == BASICTEST:
             cases, finished = parse_basictest(output), _BASIC_END.search(output) is not None
@@ -143,9 +155,7 @@ class RubyTestsAdapter:
             finished = _TA_SUMMARY.search(output) is not None
             cases = parse_test_all(output, crashed=not finished)
         outcome, reason = unit_outcome(completed.exit_code, output, cases, finished=finished)
-        return UnitResult(suite=self.suite, unit=unit, outcome=outcome, reason=reason,
-                          duration=completed.duration, exit_code=completed.exit_code,
-                          trap=trap_message(completed.exit_code, output), cases=tuple(cases))
+        return Parsed(outcome=outcome, reason=reason, cases=tuple(cases))
 
 
 def unit_outcome(exit_code: int | None, output: str, cases: list[CaseResult], *,

@@ -11,7 +11,7 @@ import sys
 from doit.tools import config_changed
 
 from toolchain import bench, build, checksums, dist, fetch, layout, locks, paths, recipe, report, testing
-from toolchain import devtree, export, patchlint, refresh
+from toolchain import devtree, export, patchlint, refresh, sdk_model
 from toolchain.errors import LockBusyError, LockError, RecipeError
 from toolchain.tasks import action, config_changed_lazy, provision_sdk, sdk_still_there
 
@@ -38,7 +38,7 @@ try:
 except RecipeError as exc:
     sys.exit(f"error: {exc.render()}")
 INTERPRETERS = [r for r in RECIPES if r.kind == "interpreter"]
-SDK_DATA = paths.RECIPES / "sdk.toml"
+SDK_DATA = sdk_model.SDK_DATA
 CONFIG_SITE_TEMPLATE = paths.RECIPES / "templates" / "config.site.j2"
 
 

@@ -239,8 +239,8 @@ def make_args(recipe: Recipe, ctx: dict[str, Any], key: str) -> list[str]:
 def _debian_origin(recipe: Recipe, file: str) -> fetch.Origin | None:
     deb = recipe.source.debian
     assert deb is not None
-    apt = sdk.load_data()["apt"]
-    pool = AptState(apt["suites"], apt["components"]).source_file(
+    apt = sdk.load_data().apt
+    pool = AptState(apt.suites, apt.components).source_file(
         deb.package, deb.version, file, log=log_path(recipe))
     return fetch.Origin("debian", pool.url)
 

@@ -132,8 +132,8 @@ def bump(name: str, version: str, *, sha256: str | None = None, from_version: st
             raise WasiportsError(f"{display(path)} exists already",
                                  hint="bump to a version that has no recipe yet, or delete it")
     if apt is None:
-        data = sdk.load_data()["apt"]
-        apt = AptState(data["suites"], data["components"])
+        data = sdk.load_data().apt
+        apt = AptState(data.suites, data.components)
     package = debian_package or (previous.source.debian.package if previous.source.debian else None)
     new = pin.pin_version(previous, version, sha256=sha256, package=package, apt=apt)
     fileio.write_text(recipe_path, recipe_text(previous, version, new))

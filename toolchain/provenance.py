@@ -15,9 +15,10 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from . import build, hostpaths, paths, sdk
+from . import build, hostpaths, paths, sdk, sdk_model
 from .errors import WasiportsError
 from .recipe import Recipe
 from .validation import display
@@ -159,14 +160,14 @@ def component(recipe: Recipe) -> ComponentFacts:
                           recipe.homepage, recipe.summary, source_facts(recipe), patch_facts(recipe))
 
 
-def sdk_facts(info: sdk.SdkInfo, tools: dict[str, Any]) -> SdkFacts:
+def sdk_facts(info: sdk.SdkInfo, tools: Mapping[str, sdk_model.Tool]) -> SdkFacts:
     """``info`` (build/sdk.json) without its paths; ``tools`` is recipes/sdk.toml's [tools]."""
     details = {k: v for k, v in hostpaths.scrub_json(info.details).items() if isinstance(v, str)}
     return SdkFacts(
         origin=info.origin, clang_version=info.clang_version,
         release=details.get("release", ""), wasi_libc=details.get("wasi_libc", ""),
         details=details,
-        tools=tuple(ToolFacts(name, t["package"], t["version"], t.get("why", ""))
+        tools=tuple(ToolFacts(name, t.package, t.version, t.why)
                     for name, t in sorted(tools.items())))
 
 
@@ -178,4 +179,4 @@ def collect(recipe: Recipe) -> Provenance:
         raise WasiportsError(f"{display(build.sdk_record())} is missing: no SDK was provisioned",
                              hint="run `scripts/build sdk`") from None
     return Provenance(component(recipe), tuple(component(d) for d in build.dependencies(recipe)),
-                      sdk_facts(info, sdk.load_data().get("tools", {})))
+                      sdk_facts(info, sdk.load_data().tools))

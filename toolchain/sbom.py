@@ -252,8 +252,8 @@ def npm_locks(lock_file: Path | None = None) -> dict[str, ToolLock]:
 
     lock = json.loads((lock_file or paths.ROOT / "package-lock.json").read_text(encoding="utf-8"))
     found = {}
-    for name, tool in sdk.load_data().get("tools", {}).items():
-        entry = lock.get("packages", {}).get(f"node_modules/{tool['package']}")
+    for name, tool in sdk.load_data().tools.items():
+        entry = lock.get("packages", {}).get(f"node_modules/{tool.package}")
         if entry is None:
             continue
         integrity = entry.get("integrity", "")

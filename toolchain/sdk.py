@@ -14,17 +14,16 @@ import os
 import platform
 import shlex
 import shutil
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import cmd, fetch, locks, paths
+from . import cmd, fetch, locks, paths, sdk_model
 from .debian import AptState
 from .errors import FetchError, SdkError
+from .sdk_model import SDK_DATA, SdkData  # noqa: F401 (SDK_DATA: where it is read)
 from .unpack import unpack
 
-SDK_DATA = paths.RECIPES / "sdk.toml"
 INFO_FILE = "wasiports-sdk.json"
 REQUIRED = ("bin/clang", "bin/clang++", "bin/wasm-ld", "bin/llvm-ar", "bin/ranlib",
             "share/wasi-sysroot/include", "share/wasi-sysroot/lib")
@@ -56,8 +55,9 @@ class SdkInfo:
                    data.get("tools", {}))
 
 
-def load_data() -> dict[str, Any]:
-    return tomllib.loads(SDK_DATA.read_text(encoding="utf-8"))
+def load_data() -> SdkData:
+    """recipes/sdk.toml, validated (:mod:`toolchain.sdk_model`)."""
+    return sdk_model.load()
 
 
 def missing_parts(path: Path) -> list[str]:
@@ -89,20 +89,20 @@ def from_env(value: str, log: Path | None) -> SdkInfo:
     return SdkInfo(path, "WASI_SDK_PATH", _clang_version(path, log))
 
 
-def from_release(data: dict[str, Any], log: Path | None) -> SdkInfo:
-    release = data["release"]
+def from_release(data: SdkData, log: Path | None) -> SdkInfo:
+    release = data.release
     arch = platform.machine()
-    archive = release["archives"].get(arch)
+    archive = release.archives.get(arch)
     if archive is None:
-        raise FetchError(f"no wasi-sdk {release['version']} release is pinned for {arch}")
-    dest = paths.sdk_dir() / f"wasi-sdk-{release['version']}-{arch}"
+        raise FetchError(f"no wasi-sdk {release.version} release is pinned for {arch}")
+    dest = paths.sdk_dir() / f"wasi-sdk-{release.version}-{arch}"
     if not (dest / INFO_FILE).is_file():
-        got = fetch.fetch(archive["file"], archive["sha256"],
-                          [*fetch.upstream_origins([archive["url"]]), *fetch.mirror_origins(archive["file"])])
+        got = fetch.fetch(archive.file, archive.sha256,
+                          [*fetch.upstream_origins([archive.url]), *fetch.mirror_origins(archive.file)])
         unpack(got.path, dest)
         info = SdkInfo(dest, "wasi-sdk release", _clang_version(dest, log),
-                       {"release": release["version"], "archive": archive["file"],
-                        "sha256": archive["sha256"], "served_by": got.origin.kind,
+                       {"release": release.version, "archive": archive.file,
+                        "sha256": archive.sha256, "served_by": got.origin.kind,
                         "url": got.origin.url})
         _write_info(info)
     return SdkInfo.from_json(json.loads((dest / INFO_FILE).read_text()))
@@ -147,17 +147,17 @@ def _wrapper(target: str, tool: Path, sysroot: Path) -> str:
     )
 
 
-def from_debian(data: dict[str, Any], log: Path | None) -> SdkInfo:
-    deb = data["debian"]
-    libc = deb["wasi_libc"]
-    dest = paths.sdk_dir() / f"debian-clang{deb['clang']}-wasi-libc-{libc['version'].replace('~', '_')}"
+def from_debian(data: SdkData, log: Path | None) -> SdkInfo:
+    deb = data.debian
+    libc = deb.wasi_libc
+    dest = paths.sdk_dir() / f"debian-clang{deb.clang}-wasi-libc-{libc.version.replace('~', '_')}"
     if (dest / INFO_FILE).is_file() and not missing_parts(dest):
-        _install_packages(deb["packages"], log)  # a new machine may have the dir but not LLVM
+        _install_packages(deb.packages, log)  # a new machine may have the dir but not LLVM
         return SdkInfo.from_json(json.loads((dest / INFO_FILE).read_text()))
-    _install_packages(deb["packages"], log)
-    apt = AptState(data["apt"]["suites"], data["apt"]["components"])
-    pool = apt.binary_file(libc["package"], libc["version"], libc["file"], log=log)
-    got = fetch.fetch(libc["file"], libc["sha256"], [fetch.Origin("debian", pool.url)])
+    _install_packages(deb.packages, log)
+    apt = AptState(data.apt.suites, data.apt.components)
+    pool = apt.binary_file(libc.package, libc.version, libc.file, log=log)
+    got = fetch.fetch(libc.file, libc.sha256, [fetch.Origin("debian", pool.url)])
 
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -167,22 +167,22 @@ def from_debian(data: dict[str, Any], log: Path | None) -> SdkInfo:
     sysroot_tmp.mkdir(parents=True)
     (sysroot_tmp / "include").symlink_to("../../wasi-libc/usr/include")
     (sysroot_tmp / "lib").symlink_to("../../wasi-libc/usr/lib")
-    llvm = Path(deb["llvm_bin"])
+    llvm = Path(deb.llvm_bin)
     sysroot = dest / "share" / "wasi-sysroot"
-    for name in deb["wrapped"]:
+    for name in deb.wrapped:
         wrapper = tmp / "bin" / name
-        wrapper.write_text(_wrapper(deb["target"], llvm / name, sysroot))
+        wrapper.write_text(_wrapper(deb.target, llvm / name, sysroot))
         wrapper.chmod(0o755)
-    for name in deb["linked"]:
+    for name in deb.linked:
         (tmp / "bin" / name).symlink_to(llvm / name)
-    for alias, name in deb["aliases"].items():
+    for alias, name in deb.aliases.items():
         (tmp / "bin" / alias).symlink_to(name)
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
     info = SdkInfo(dest, "debian", _clang_version(dest, log),
-                   {"llvm_packages": " ".join(deb["packages"]),
-                    "wasi_libc": f"{libc['package']} {libc['version']}",
-                    "wasi_libc_sha256": libc["sha256"], "wasi_libc_url": pool.url})
+                   {"llvm_packages": " ".join(deb.packages),
+                    "wasi_libc": f"{libc.package} {libc.version}",
+                    "wasi_libc_sha256": libc.sha256, "wasi_libc_url": pool.url})
     return _write_info(info)
 
 
@@ -208,14 +208,14 @@ def provision(*, log: Path | None = None) -> SdkInfo:
 def provision_tools(*, log: Path | None = None) -> dict[str, str]:
     """Check each pinned tool of sdk.toml [tools]; return name -> absolute path."""
     found: dict[str, str] = {}
-    for name, tool in load_data().get("tools", {}).items():
-        path = paths.ROOT / tool["bin"]
-        pin = f"{tool['package']}@{tool['version']}"
+    for name, tool in load_data().tools.items():
+        path = paths.ROOT / tool.bin
+        pin = f"{tool.package}@{tool.version}"
         if not path.exists():
             raise SdkError(f"tool {name} ({pin}) is not installed: {path} is missing",
                            hint="run scripts/setup (it runs `npm ci` from package-lock.json)")
         output = cmd.run([str(path), "--version"], log=log, capture=True)
-        if tool["version_output"] not in output:
+        if tool.version_output not in output:
             raise SdkError(f"tool {name}: {path} is not {pin}",
                            why=f"--version printed {output.strip()!r}",
                            hint="run `npm ci` to install the locked version")

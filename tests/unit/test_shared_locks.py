@@ -78,7 +78,7 @@ def test_sdk_assembly_waits_for_another_checkout(
 ) -> None:
     monkeypatch.setenv("WASIPORTS_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("WASI_SDK_PATH", raising=False)
-    monkeypatch.setattr(sdk, "load_data", lambda: {})
+    monkeypatch.setattr(sdk, "load_data", lambda: None)
     started: list[float] = []
 
     def from_release(data: object, log: object) -> sdk.SdkInfo:

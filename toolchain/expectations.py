@@ -147,9 +147,11 @@ class Expectations:
         run the units they match (:func:`toolchain.harness.resolve_skips`)."""
         return {e.unit: e.because() for e in self.entries if e.case is None and e.outcome == "skip"}
 
-    def case_skips(self, unit: str) -> list[str]:
-        """Case patterns of ``unit`` to skip (for adapters that can deselect cases)."""
-        return [e.case for e in self.for_unit(unit) if e.case is not None and e.outcome == "skip"]
+    def case_skips(self, unit: str) -> list[tuple[str, str]]:
+        """(case pattern, reason) of each case of ``unit`` not to start, for adapters that can
+        deselect cases (php-src's run-tests takes a list of test files)."""
+        return [(e.case, e.because()) for e in self.for_unit(unit)
+                if e.case is not None and e.outcome == "skip"]
 
 
 def loads(text: str, *, source: str = "<string>") -> Expectations:

@@ -113,3 +113,24 @@ def test_the_host_php_comes_from_the_recipe(tmp_path: Path, monkeypatch: pytest.
     text = err.value.render()
     assert "no host program to run run-tests.php" in text and "8.2.32.toml: test.host" in text
     assert "php8.2-cli" in text and "WASIPORTS_HOST_PHP" in text
+
+
+def test_cases_the_expectations_skip_are_not_started(tmp_path: Path) -> None:
+    from toolchain import expectations
+
+    src = tmp_path / "src"
+    (src / "Zend" / "tests").mkdir(parents=True)
+    for name in ("a.phpt", "hang_1.phpt", "hang_2.phpt"):
+        (src / "Zend" / "tests" / name).write_text("")
+    (src / "run-tests.php").write_text("")
+    expected = expectations.loads(
+        '[[expect]]\nunit = "Zend/tests"\ncase = "Zend/tests/hang_*.phpt"\noutcome = "skip"\n'
+        'reason = "ends only by a timeout on WASI"\n', source="exp.toml")
+    assert expected.case_skips("Zend/tests") == [
+        ("Zend/tests/hang_*.phpt", "expected skip: ends only by a timeout on WASI")]
+    adapter = php.RunTestsAdapter(suite="php-8.2.32", src=src, launcher=tmp_path / "php",
+                                  launchers=[], host_php="php8.2", expected=expected)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    argv = adapter.command("Zend/tests", scratch).argv
+    assert argv[-1] == "Zend/tests/a.phpt" and not any("hang_" in a for a in argv)

@@ -82,7 +82,8 @@ class Adapter(Protocol):
         ...
 
     def command(self, unit: str, scratch: Path) -> UnitCommand:
-        """The command for ``unit``; ``scratch`` is a fresh directory to map as the guest's /tmp."""
+        """The command for ``unit``. ``scratch`` is a fresh, empty directory of this attempt, the
+        adapter's to use as it needs (see "Scratch directories" in :mod:`toolchain.harness`)."""
         ...
 
     def parse(self, unit: str, scratch: Path, completed: Completed) -> Parsed:

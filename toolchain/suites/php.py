@@ -17,6 +17,7 @@ read or write through a link out of the tree.
 
 from __future__ import annotations
 
+import fnmatch
 import shlex
 from collections import defaultdict
 from collections.abc import Sequence
@@ -124,8 +125,9 @@ class RunTestsAdapter:
 
     def _skipped(self, unit: str) -> dict[str, str]:
         """Tests of ``unit`` an expectation skips, with the reason."""
-        entries = [e for e in self.expected.for_unit(unit) if e.case is not None and e.outcome == "skip"]
-        return {t: e.because() for t in self._tests().get(unit, []) for e in entries if e.matches_case(t)}
+        skips = self.expected.case_skips(unit)
+        return {t: why for t in self._tests().get(unit, []) for pattern, why in skips
+                if fnmatch.fnmatchcase(t, pattern)}
 
     def command(self, unit: str, scratch: Path) -> UnitCommand:
         tests = self._tests().get(unit)

@@ -18,9 +18,12 @@ ODD = "/build dir/$(touch pwned)/it's"
 
 
 def render(r: recipe.Recipe, name: str, module: str, *, root: str = "") -> str:
+    """The launcher as dist.package renders it: the whole build context (so a template that
+    starts using one of its paths is caught here), with the runner of a checkout under ``root``."""
     python = f"{root}/venv/bin/python3"
-    ctx = {"recipe": r, "runner": shlex.join([python, "-m", "toolchain.runner", "run"]),
-           "runner_client": f"{root}/src/toolchain/runner_client.py"}
+    ctx = build.context(r, sdk.SdkInfo(Path("/opt/wasi-sdk"), "debian", "19.1.7"))
+    ctx.update(runner=shlex.join([python, "-m", "toolchain.runner", "run"]),
+               runner_client=f"{root}/src/toolchain/runner_client.py")
     return dist.render_launcher(r, ctx, name, module)
 
 
@@ -55,6 +58,7 @@ def test_no_build_machine_path_is_written_into_the_launcher() -> None:
     # wasiports' own runs (WASIPORTS_PYTHON, WASIPORTS_RUNNER_CLIENT), never from the build context
     text = render(php(), "php", "php.wasm", root=ODD)
     assert "build dir" not in text and "$(touch" not in text and "/venv/" not in text
+    assert "/opt/wasi-sdk" not in text and str(paths.ROOT) not in text and str(paths.BUILD) not in text
     assert '  ours) exec "$WASIPORTS_PYTHON" -m toolchain.runner run "$@" ;;\n' in text
     assert 'elif [ -n "${WASIPORTS_PYTHON:-}" ] && [ -x "$WASIPORTS_PYTHON" ]; then' in text
     assert '&& [ -f "${WASIPORTS_RUNNER_CLIENT:-}" ]; then kind=server' in text

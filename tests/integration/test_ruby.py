@@ -71,6 +71,30 @@ def test_deep_recursion_through_c_calls(built: None) -> None:
     assert out.stdout.strip() == "deep"
 
 
+DEEP = {
+    # recursion through a block called from C (Array#each, Hash#each: rb_ensure and a setjmp
+    # at every level), a deeply nested Array#inspect, and the same inside a fiber
+    "each": "$max = 0; def f(n) = ($max = n; [1].each { f(n + 1) }); f(0)",
+    "hash each": "$max = 0; def f(h, n) = ($max = n; h.each { f(h, n + 1) }); f({a: 1}, 0)",
+    "inspect": "$max = 100_000; a = []; 100_000.times { a = [a] }; a.inspect",
+    "in a fiber": "$max = 0; def f(n) = ($max = n; [1].each { f(n + 1) }); Fiber.new { f(0) }.resume",
+}
+
+
+@pytest.mark.parametrize("program", DEEP.values(), ids=list(DEEP))
+def test_deep_recursion_raises_system_stack_error(built: None, program: str) -> None:
+    # It used to trap (`unreachable` in asyncify_stop_unwind) when an Asyncify capture of the
+    # call stack outgrew its buffer, about 600 levels deep: the stack check had no size on WASI
+    # (patch 0006). Now it raises, the program rescues it, and goes on (GC, more calls).
+    script = (f"begin; {program}; puts :no_error; rescue SystemStackError => e; puts e.class; end; "
+              "GC.start; puts [1, 2].map { _1 * 2 }.sum; puts $max")
+    out = ruby("-e", script)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.split()
+    assert lines[:2] == ["SystemStackError", "6"], out.stdout
+    assert int(lines[2]) >= 300  # the budget still lets real programs recurse this deep
+
+
 def test_a_long_loop_of_throws(built: None) -> None:
     # Each throw or exception leaving a block called from C leaked a jump buffer (patch 0004):
     # with 256 KiB buffers this loop raised NoMemoryError after about 15,000 iterations.

@@ -17,6 +17,7 @@ from . import paths
 from .errors import RecipeError
 from .recipe_model import (  # noqa: F401 (the models are this module's public API too)
     DEFAULT_MAX_MEMORY,
+    DEFAULT_UNIT_TIMEOUT,
     SCHEMA_VERSION,
     SLUG,
     SUITE_NAMES,

@@ -20,6 +20,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 SLUG = r"^[a-z0-9][a-z0-9.+_-]*$"
 """Names that become directory and file names (recipe name, version, variant; the recipe id)."""
 DEFAULT_MAX_MEMORY = 2 * 1024**3
+DEFAULT_UNIT_TIMEOUT = 900
 
 
 def _plain_file_name(value: str) -> str:
@@ -283,7 +284,7 @@ class Test(_Strict):
 
     suite: str = Field(default="", description="adapter name, e.g. cpython-regrtest")
     expectations: str = Field(default="", description="expected results file, next to the recipe")
-    unit_timeout: float = Field(default=900, gt=0, description="seconds one unit may run")
+    unit_timeout: float = Field(default=DEFAULT_UNIT_TIMEOUT, gt=0, description="seconds one unit may run")
     max_memory: int = Field(
         default=DEFAULT_MAX_MEMORY, ge=1,
         description="bytes of wasm memory one unit may use (the runner gets it as WASIPORTS_MAX_MEMORY)",

@@ -7,17 +7,14 @@ from __future__ import annotations
 import functools
 import tomllib
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from . import paths
 from .errors import RecipeError
+from .recipe_model import _Strict
 from .validation import display, validate
 
 SDK_DATA = paths.RECIPES / "sdk.toml"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Archive(_Strict):

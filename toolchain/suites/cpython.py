@@ -17,7 +17,7 @@ from pathlib import Path
 from .. import build, dist, runner
 from ..errors import HarnessError
 from ..harness import Completed, Parsed, UnitCommand, exit_outcome
-from ..recipe import Recipe
+from ..recipe import DEFAULT_MAX_MEMORY, DEFAULT_UNIT_TIMEOUT, Recipe
 from ..render import render
 from . import junit
 from ..results import CaseResult, Outcome
@@ -35,8 +35,8 @@ class RegrtestAdapter:
 
     def __init__(self, *, suite: str, module: Path, lib: Path, guest_lib: str, runner: Sequence[str],
                  list_dir: Path, wasm_flags: Sequence[str] = (),
-                 stack_size: int = runner.DEFAULT_STACK_SIZE, timeout: float = 900,
-                 max_memory: int = 2 * 1024**3, args: Sequence[str] = ()) -> None:
+                 stack_size: int = runner.DEFAULT_STACK_SIZE, timeout: float = DEFAULT_UNIT_TIMEOUT,
+                 max_memory: int = DEFAULT_MAX_MEMORY, args: Sequence[str] = ()) -> None:
         self._suite = suite
         self.list_dir = list_dir  # where `--list-tests` runs (a guest root of its own)
         self.module, self.lib, self.guest_lib = module, lib, guest_lib

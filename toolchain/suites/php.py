@@ -26,7 +26,7 @@ from pathlib import Path
 from .. import build, dist, expectations, unittree
 from ..errors import HarnessError
 from ..harness import Completed, Parsed, UnitCommand, exit_outcome
-from ..recipe import Recipe
+from ..recipe import DEFAULT_MAX_MEMORY, DEFAULT_UNIT_TIMEOUT, Recipe
 from . import junit
 from .host import host_program, packaged_launcher
 from ..results import CaseResult, Outcome
@@ -60,7 +60,7 @@ class RunTestsAdapter:
     uses_launcher = True  # the harness runs a runner server (launches cost a fork, not a start-up)
 
     def __init__(self, *, suite: str, src: Path, launcher: Path, launchers: Sequence[Path],
-                 host_php: str, timeout: float = 900, max_memory: int = 2 * 1024**3,
+                 host_php: str, timeout: float = DEFAULT_UNIT_TIMEOUT, max_memory: int = DEFAULT_MAX_MEMORY,
                  args: Sequence[str] = (), expected: expectations.Expectations | None = None) -> None:
         self._suite = suite
         self.src = src  # the patched source tree (its .phpt files and run-tests.php)

@@ -38,7 +38,7 @@ from pathlib import Path
 from .. import build, runner, unittree
 from ..errors import HarnessError
 from ..harness import Completed, Parsed, UnitCommand, exit_outcome
-from ..recipe import Recipe
+from ..recipe import DEFAULT_MAX_MEMORY, DEFAULT_UNIT_TIMEOUT, Recipe
 from ..results import CaseResult, Outcome
 from .host import host_program, packaged_launcher
 
@@ -84,7 +84,7 @@ class RubyTestsAdapter:
     uses_launcher = True  # bootstraptest starts the launcher per assertion: a runner server helps
 
     def __init__(self, *, suite: str, src: Path, launcher: Path, prelude: Path, host_guard: Path,
-                 host_ruby: str, timeout: float = 900, max_memory: int = 2 * 1024**3,
+                 host_ruby: str, timeout: float = DEFAULT_UNIT_TIMEOUT, max_memory: int = DEFAULT_MAX_MEMORY,
                  args: Sequence[str] = ()) -> None:
         self._suite = suite
         self.src = src  # the patched source tree

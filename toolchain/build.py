@@ -13,13 +13,12 @@ import json
 import os
 import shlex
 import shutil
-import sys
 import sysconfig
 import time
 from pathlib import Path
 from typing import Any
 
-from . import cmd, fetch, fileio, hostpaths, paths, sdk
+from . import cmd, compiler_cache, fetch, fileio, hostpaths, paths, sdk
 from .debian import AptState
 from .errors import FetchError, WasiportsError
 from .patch import apply_series
@@ -77,13 +76,8 @@ def fetched(recipe: Recipe) -> bool:
 
 
 def runner_command() -> str:
-    """The HOSTRUNNER-shaped command that starts a wasm module with this interpreter's runner.
-
-    Spelled from ``sys.prefix`` so that doit and pytest (``python`` vs ``python3`` in the same
-    virtualenv) render the same flags and configure does not rerun."""
-    python = Path(sys.prefix) / "bin" / "python3"
-    return shlex.join([str(python if python.exists() else sys.executable),
-                       "-m", "toolchain.runner", "run"])
+    """The HOSTRUNNER-shaped command that starts a wasm module with this interpreter's runner."""
+    return shlex.join([paths.venv_python(), "-m", "toolchain.runner", "run"])
 
 
 PREFIX_MAP = (("checkout", "/wasiports/checkout"), ("sdk", "/wasiports/sdk"), ("build", "/wasiports/build"))
@@ -160,6 +154,11 @@ def context(recipe: Recipe, info: sdk.SdkInfo | None = None) -> dict[str, Any]:
         "deps_ldflags": " ".join(f"-L{d / 'lib'}" for d in deps),
         "sdk": str(info.path),
         "sysroot": str(info.sysroot),
+        # The compilers, behind ccache when it is on (toolchain/compiler_cache.py): the SDK's
+        # clang and clang++, and the host's cc for native helper builds.
+        "cc": compiler_cache.wrap(f"{info.path}/bin/clang"),
+        "cxx": compiler_cache.wrap(f"{info.path}/bin/clang++"),
+        "host_cc": compiler_cache.wrap("cc"),
         "runner": runner_command(),
         "runner_client": str(paths.ROOT / "toolchain" / "runner_client.py"),
         # Pinned helper tools (sdk.toml [tools]), e.g. tools["wasm-opt"].
@@ -200,6 +199,12 @@ def build_env(recipe: Recipe, ctx: dict[str, Any]) -> dict[str, str]:
     if recipe.build.config_site:
         env["CONFIG_SITE"] = str(work_dir(recipe) / "config.site")
     return env
+
+
+def step_env(recipe: Recipe, ctx: dict[str, Any]) -> dict[str, str]:
+    """A wasm build step's environment: the recipe's, and where ccache keeps its objects (not
+    part of :func:`rendered_config`: the cache's place changes no output)."""
+    return {**build_env(recipe, ctx), **compiler_cache.environment()}
 
 
 def config_site_text(recipe: Recipe, ctx: dict[str, Any]) -> str:
@@ -322,6 +327,7 @@ def _native(recipe: Recipe, ctx: dict[str, Any]) -> None:
         return
     out.mkdir(parents=True, exist_ok=True)
     env = {k: render(v, ctx, where=_where(recipe, f"build.native.env.{k}")) for k, v in native.env.items()}
+    env.update(compiler_cache.environment())
     argv = [render(a, ctx, where=_where(recipe, "build.native.configure")) for a in native.configure]
     cmd.run(argv, cwd=out, env=env, log=log_path(recipe))
     cmd.run(["make", f"-j{ctx['jobs']}", *native.make], cwd=out, env=env, log=log_path(recipe))
@@ -332,7 +338,8 @@ def _steps(recipe: Recipe, steps: list[Any], ctx: dict[str, Any], key: str) -> N
     for i, step in enumerate(steps):
         where = _where(recipe, f"{key}[{i}]")
         argv = [render(a, ctx, where=where) for a in step.run]
-        cmd.run(argv, cwd=Path(render(step.cwd, ctx, where=where)), log=log_path(recipe))
+        cmd.run(argv, cwd=Path(render(step.cwd, ctx, where=where)), env=compiler_cache.environment(),
+                log=log_path(recipe))
 
 
 def _relabel(recipe: Recipe, ctx: dict[str, Any], after: str) -> None:
@@ -349,7 +356,7 @@ def _relabel(recipe: Recipe, ctx: dict[str, Any], after: str) -> None:
                 raise WasiportsError(f"{where}: {rendered} names no file after {after}",
                                      why="the build no longer writes that file there (a new version?)",
                                      hint="correct the path in the recipe, or drop the entry")
-            known = known or relabels(load_sdk())
+            known = known or relabels(load_sdk()) + compiler_cache.relabels()
             for path in matched:
                 changed = hostpaths.relabel_file(Path(path), known)
                 print(f"relabel: {display(Path(path))}: {'host paths renamed' if changed else 'no host path'}")
@@ -374,7 +381,7 @@ def configure(recipe: Recipe) -> None:
         (work_dir(recipe) / "config.site").write_text(config_site_text(recipe, ctx))
     _steps(recipe, recipe.build.pre_configure, ctx, "build.pre_configure")
     if recipe.build.configure:
-        cmd.run(configure_argv(recipe, ctx), cwd=out, env=build_env(recipe, ctx),
+        cmd.run(configure_argv(recipe, ctx), cwd=out, env=step_env(recipe, ctx),
                 log=log_path(recipe))
     _relabel(recipe, ctx, "configure")
     _stamp(configured_stamp(recipe), recipe)
@@ -384,7 +391,7 @@ def make(recipe: Recipe) -> None:
     """``make -jN <targets>`` in the wasm build directory."""
     ctx = context(recipe)
     cmd.run(["make", f"-j{ctx['jobs']}", *make_args(recipe, ctx, "make")], cwd=host_dir(recipe),
-            env=build_env(recipe, ctx), log=log_path(recipe))
+            env=step_env(recipe, ctx), log=log_path(recipe))
     _relabel(recipe, ctx, "make")
 
 
@@ -399,7 +406,7 @@ def install(recipe: Recipe) -> None:
     destdir = [f"DESTDIR={stage}"] if recipe.build.destdir else []
     if recipe.build.install:
         cmd.run(["make", *make_args(recipe, ctx, "install"), *destdir], cwd=host_dir(recipe),
-                env=build_env(recipe, ctx), log=log_path(recipe))
+                env=step_env(recipe, ctx), log=log_path(recipe))
     _relabel(recipe, ctx, "install")
     _steps(recipe, recipe.build.post_install, ctx, "build.post_install")
     for rel, template in recipe.build.files.items():
@@ -432,12 +439,17 @@ def _stamp(path: Path, recipe: Recipe) -> None:
 
 def timed(label: str, recipe: Recipe, func: Any) -> None:
     """Run one step and add its wall time to ``build/<id>/timings.json`` (written atomically;
-    an unreadable one is started afresh)."""
+    an unreadable one is started afresh), with what ccache did in it under ``ccache.<label>``."""
+    counted = compiler_cache.stats()
     start = time.monotonic()
     func(recipe)
     seconds = round(time.monotonic() - start, 1)
+    cached = compiler_cache.difference(counted, compiler_cache.stats())
     record = work_dir(recipe) / "timings.json"
     data = fileio.read_json_object(record) or {}  # a damaged record counts as none
     data[label] = seconds
+    if cached is not None:
+        data.setdefault("ccache", {})[label] = cached
     fileio.write_json(record, data)
-    print(f"{label}: {recipe.id}: {seconds} s")
+    summary = f" (ccache: {cached['hits']} hits, {cached['misses']} misses)" if cached and any(cached.values()) else ""
+    print(f"{label}: {recipe.id}: {seconds} s{summary}")

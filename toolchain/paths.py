@@ -8,6 +8,7 @@ the cache, outside the checkout, so clean clones and CI reruns stay fast. Build 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,3 +47,11 @@ def ccache_dir() -> Path:
 
 def wasm_cache_dir() -> Path:
     return cache_root() / "wasmtime"
+
+
+def venv_python() -> str:
+    """This environment's interpreter, spelled from ``sys.prefix`` so that doit and pytest
+    (``python`` vs ``python3`` in the same virtualenv) render the same commands and configure
+    does not rerun."""
+    python = Path(sys.prefix) / "bin" / "python3"
+    return str(python if python.exists() else sys.executable)

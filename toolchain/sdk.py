@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import cmd, fetch, locks, paths, sdk_model
+from . import cmd, fetch, fileio, locks, paths, sdk_model, toolcache
 from .debian import AptState
 from .errors import FetchError, SdkError
 from .sdk_model import SDK_DATA, SdkData  # noqa: F401 (SDK_DATA: where it is read)
@@ -206,7 +206,8 @@ def provision(*, log: Path | None = None) -> SdkInfo:
 
 
 def provision_tools(*, log: Path | None = None) -> dict[str, str]:
-    """Check each pinned tool of sdk.toml [tools]; return name -> absolute path."""
+    """Check each pinned tool of sdk.toml [tools]; return name -> absolute path (of its
+    tool-output cache shim, ``build/tools/<name>``, for a tool with a ``cache`` reason)."""
     found: dict[str, str] = {}
     for name, tool in load_data().tools.items():
         path = paths.ROOT / tool.bin
@@ -221,7 +222,26 @@ def provision_tools(*, log: Path | None = None) -> dict[str, str]:
                            hint="run `npm ci` to install the locked version")
         print(f"sdk: tool {name}: {pin} at {path}")
         found[name] = str(path)
+        if tool.cache:
+            shim = paths.BUILD / "tools" / name
+            fileio.write_text(shim, _shim_text(tool))
+            shim.chmod(0o755)
+            print(f"sdk: tool {name}: runs cached through {shim} ({tool.cache})")
+            found[name] = str(shim)
     return found
+
+
+def _shim_text(tool: sdk_model.Tool) -> str:
+    return toolcache.shim_text(paths.venv_python(), tool.version_output, paths.ROOT / tool.bin, paths.ROOT)
+
+
+def tool_shims_current() -> bool:
+    """Each cached tool's shim is there and runs this checkout's cache with this environment."""
+    for name, tool in load_data().tools.items():
+        shim = paths.BUILD / "tools" / name
+        if tool.cache and (not shim.is_file() or shim.read_text() != _shim_text(tool)):
+            return False
+    return True
 
 
 def check(info: SdkInfo, work: Path, *, log: Path | None = None) -> Path:

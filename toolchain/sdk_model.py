@@ -62,6 +62,9 @@ class Tool(_Strict):
     bin: str
     version_output: str
     why: str
+    cache: str = ""
+    """Why the tool's runs may be cached (empty: they are not): recipes then reach it through a
+    shim that keeps each run's output by its inputs (toolchain/toolcache.py)."""
 
 
 class SdkData(_Strict):

@@ -68,6 +68,6 @@ def sdk_still_there() -> bool:
         return False
     if os.environ.get("WASI_SDK_PATH") and os.path.realpath(os.environ["WASI_SDK_PATH"]) != str(info.path):
         return False
-    if any(not Path(tool).exists() for tool in info.tools.values()):
+    if any(not Path(tool).exists() for tool in info.tools.values()) or not sdk.tool_shims_current():
         return False
     return not sdk.missing_parts(info.path)

@@ -1,4 +1,5 @@
-"""Seal the unit tests: any subprocess or non-loopback connection fails the test at once."""
+"""Seal the unit tests: any subprocess or non-loopback connection fails the test at once; the
+machine's compiler and tool caches are off."""
 
 from __future__ import annotations
 
@@ -47,3 +48,8 @@ def sealed(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve_loopback_only)
+
+    # The machine's ccache (and the tool-output cache) stay out: rendered flags are the same on
+    # every machine, and asking ccache for its counters would start a process.
+    monkeypatch.setenv("WASIPORTS_CCACHE", "0")
+    monkeypatch.setenv("WASIPORTS_TOOL_CACHE", "0")

@@ -1,0 +1,85 @@
+"""The build's caches with the real tools: ccache in front of the SDK's clang gives the same object
+as clang alone and serves the second compile; binaryen's wasm-opt through its cache shim stores a
+run, serves the same bytes for the same input from another directory, and stores no failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import wasmtime
+
+from toolchain import build, compiler_cache, paths
+
+from .conftest import doit
+
+pytestmark = pytest.mark.integration
+
+C_SOURCE = '#include <stdio.h>\nint main(void) { puts(__FILE__); return 0; }\n'
+
+
+@pytest.fixture(scope="module")
+def sdk_ready() -> None:
+    result = doit("sdk")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+@pytest.fixture
+def own_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WASIPORTS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WASIPORTS_CCACHE", "1")
+    monkeypatch.setenv("WASIPORTS_TOOL_CACHE", "1")
+    return tmp_path
+
+
+@pytest.mark.skipif(shutil.which("ccache") is None, reason="ccache is not installed (scripts/setup installs it)")
+def test_ccache_serves_the_second_compile_with_the_same_bytes(sdk_ready: None, own_caches: Path) -> None:
+    info = build.load_sdk()
+    clang = f"{info.path}/bin/clang"
+    work = own_caches / "src"
+    work.mkdir()
+    (work / "hello.c").write_text(C_SOURCE)
+    env = {**os.environ, **compiler_cache.environment()}
+    flags = ["-O2", "-g", "-c", "hello.c", "-o"]
+
+    def compile_(command: str, out: str) -> bytes:
+        subprocess.run([*command.split(), *flags, out], cwd=work, env=env, check=True)
+        return (work / out).read_bytes()
+
+    plain = compile_(clang, "plain.o")
+    before = compiler_cache.stats()
+    first = compile_(compiler_cache.wrap(clang), "first.o")
+    second = compile_(compiler_cache.wrap(clang), "second.o")
+    counted = compiler_cache.difference(before, compiler_cache.stats())
+    assert counted == {"hits": 1, "misses": 1, "uncacheable": 0}
+    assert first == plain and second == plain, "the cache changes no byte of an object"
+    assert (own_caches / "cache" / "ccache").is_dir()
+
+
+def test_wasm_opt_runs_are_kept_by_their_input(sdk_ready: None, own_caches: Path) -> None:
+    shim = Path(build.load_sdk().tools["wasm-opt"])
+    assert shim.parent == paths.BUILD / "tools", "sdk.toml gives wasm-opt a cache reason"
+    module = wasmtime.wat2wasm('(module (func (export "f") (result i32) (i32.add (i32.const 1) (i32.const 2))))')
+    runs = []
+    for name in ("one", "two"):
+        d = own_caches / name
+        d.mkdir()
+        (d / "in.wasm").write_bytes(module)
+        runs.append(subprocess.run([shim, "-O2", "in.wasm", "-o", "out.wasm"], cwd=d,
+                                   capture_output=True, text=True, check=True))
+    assert "stored" in runs[0].stderr and "hit" in runs[1].stderr, [r.stderr for r in runs]
+    one, two = ((own_caches / n / "out.wasm").read_bytes() for n in ("one", "two"))
+    direct = own_caches / "direct.wasm"
+    env = {**os.environ, "WASIPORTS_TOOL_CACHE": "0"}  # the tool itself, no cache
+    subprocess.run([shim, "-O2", own_caches / "one" / "in.wasm", "-o", direct], env=env, check=True)
+    assert one == two == direct.read_bytes()
+    assert len(list((own_caches / "cache" / "tool-outputs").iterdir())) == 1, "the uncached run stored nothing"
+
+    (own_caches / "bad.wasm").write_bytes(b"not a module")
+    failed = subprocess.run([shim, "-O2", "bad.wasm", "-o", "bad-out.wasm"], cwd=own_caches,
+                            capture_output=True, text=True)
+    assert failed.returncode != 0
+    assert len(list((own_caches / "cache" / "tool-outputs").iterdir())) == 1, "a failure stores nothing"

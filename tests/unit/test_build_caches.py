@@ -1,0 +1,164 @@
+"""The build's caches, without running a process: ccache as the recipes' compiler launcher (and
+gone again from what the artifacts record), and the tool-output cache's keys, hits and pruning."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from toolchain import build, compiler_cache, hostpaths, paths, recipe, toolcache
+
+PYTHON = next(r for r in recipe.discover() if r.id == "python-3.13.5")
+CCACHE = "/usr/bin/ccache"
+
+
+@pytest.fixture
+def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(paths, "ROOT", tmp_path / "checkout")
+    monkeypatch.setattr(paths, "BUILD", tmp_path / "checkout" / "build")
+    monkeypatch.setenv("WASIPORTS_CACHE", str(tmp_path / "cache"))
+    build.sdk_record().parent.mkdir(parents=True)
+    build.sdk_record().write_text(json.dumps({"path": str(tmp_path / "cache" / "sdk" / "clang19"),
+                                              "origin": "debian", "clang_version": "19.1.7"}))
+    return tmp_path
+
+
+@pytest.fixture
+def with_ccache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WASIPORTS_CCACHE", "1")
+    monkeypatch.setattr(compiler_cache.shutil, "which", lambda name: CCACHE if name == "ccache" else None)
+
+
+# --- ccache --------------------------------------------------------------------------------------
+
+def test_the_recipes_compilers_go_through_ccache_when_it_is_on(tree: Path, with_ccache: None) -> None:
+    env = build.build_env(PYTHON, build.context(PYTHON))
+    sdk = f"{tree}/cache/sdk/clang19"
+    assert env["CC"] == f"{CCACHE} {sdk}/bin/clang --sysroot={sdk}/share/wasi-sysroot"
+    assert env["CXX"].startswith(f"{CCACHE} {sdk}/bin/clang++ ")
+    assert env["CPP"].startswith(f"{sdk}/bin/clang-cpp"), "the preprocessor alone is not cached"
+    native = PYTHON.build.native
+    assert native is not None
+    assert build.render(native.env["CC"], build.context(PYTHON), where="test") == f"{CCACHE} cc"
+    step = build.step_env(PYTHON, build.context(PYTHON))
+    assert step["CCACHE_DIR"] == str(tree / "cache" / "ccache")
+    assert "CCACHE_DIR" not in build.rendered_config(PYTHON)["env"], "the cache's place is no flag"
+
+
+def test_without_ccache_the_compilers_are_plain(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compiler_cache.shutil, "which", lambda name: CCACHE)
+    monkeypatch.setenv("WASIPORTS_CCACHE", "0")
+    env = build.step_env(PYTHON, build.context(PYTHON))
+    assert env["CC"].startswith(f"{tree}/cache/sdk/clang19/bin/clang ")
+    assert not any(k.startswith("CCACHE_") for k in env)
+    monkeypatch.setenv("WASIPORTS_CCACHE", "1")
+    monkeypatch.setattr(compiler_cache.shutil, "which", lambda name: None)
+    assert compiler_cache.wrap("cc") == "cc", "ccache not installed: the plain compiler"
+
+
+def test_the_launcher_is_removed_from_what_the_build_records(tree: Path, with_ccache: None) -> None:
+    f = tree / "_sysconfigdata.py"
+    sdk = f"{tree}/cache/sdk/clang19"
+    f.write_text(f"'CC': '{CCACHE} {sdk}/bin/clang --sysroot={sdk}/share/wasi-sysroot',\n"
+                 f"'LDSHARED': '{CCACHE} {sdk}/bin/clang -shared',\n")
+    assert hostpaths.relabel_file(f, build.relabels(build.load_sdk()) + compiler_cache.relabels())
+    assert f.read_text() == ("'CC': '/wasiports/sdk/bin/clang --sysroot=/wasiports/sdk/share/wasi-sysroot',\n"
+                             "'LDSHARED': '/wasiports/sdk/bin/clang -shared',\n")
+
+
+def test_ccache_counters_are_summed_per_step() -> None:
+    text = ("direct_cache_hit\t10\npreprocessed_cache_hit\t2\ncache_miss\t5\nautoconf_test\t40\n"
+            "called_for_link\t7\nstats_updated_timestamp\t1700000000\nnonsense line\n")
+    before = compiler_cache.parse_stats(text)
+    assert before == {"hits": 12, "misses": 5, "uncacheable": 47}
+    after = {"hits": 20, "misses": 5, "uncacheable": 50}
+    assert compiler_cache.difference(before, after) == {"hits": 8, "misses": 0, "uncacheable": 3}
+    assert compiler_cache.difference(None, after) is None
+
+
+# --- the tool-output cache -----------------------------------------------------------------------
+
+def _module(directory: Path, data: bytes = b"\0asm\1\0\0\0") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "in.wasm").write_bytes(data)
+    (directory / "list.txt").write_text("f1\nf2\n")
+    return directory
+
+
+def test_a_key_names_no_path_only_contents(tmp_path: Path) -> None:
+    args = ["-O2", "--pass-arg=asyncify-onlylist@list.txt", "-o", "out.wasm", "in.wasm"]
+    one = toolcache.plan("wasm-opt 132 abc", args, _module(tmp_path / "a"))
+    two = toolcache.plan("wasm-opt 132 abc", args, _module(tmp_path / "elsewhere" / "b"))
+    assert one.key == two.key
+    assert one.output == tmp_path / "a" / "out.wasm"
+    other_input = toolcache.plan("wasm-opt 132 abc", args, _module(tmp_path / "c", b"\0asm\1\0\0\0\0"))
+    assert other_input.key != one.key
+    (tmp_path / "d").mkdir()
+    _module(tmp_path / "d")
+    (tmp_path / "d" / "list.txt").write_text("f1\n")
+    assert toolcache.plan("wasm-opt 132 abc", args, tmp_path / "d").key != one.key, "a list file counts"
+    assert toolcache.plan("wasm-opt 133 abc", args, tmp_path / "a").key != one.key, "the tool counts"
+    assert toolcache.plan("wasm-opt 132 abc", ["-O3", *args[1:]], tmp_path / "a").key != one.key
+
+
+def test_in_place_runs_and_equals_forms_are_cacheable(tmp_path: Path) -> None:
+    d = _module(tmp_path)
+    in_place = toolcache.plan("t", ["--asyncify", "-o", "in.wasm", "in.wasm"], d)
+    assert in_place.output == d / "in.wasm"
+    assert toolcache.plan("t", ["--output=x.wasm", "in.wasm"], d).output == d / "x.wasm"
+
+
+@pytest.mark.parametrize("args", [
+    ["-O2", "in.wasm"],                                                 # writes to stdout / nothing
+    ["-O2", "in.wasm", "-o", "a.wasm", "-o", "b.wasm"],                 # two outputs
+    ["-O2", "in.wasm", "-o", "a.wasm", "--output-source-map", "a.map"],  # a second file
+    ["-O2", "in.wasm", "-o"],                                            # no name after -o
+])
+def test_runs_with_other_outputs_are_not_cached(tmp_path: Path, args: list[str]) -> None:
+    assert toolcache.plan("t", args, _module(tmp_path)).output is None
+
+
+def test_a_hit_puts_the_stored_output_in_place_without_running_the_tool(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WASIPORTS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WASIPORTS_TOOL_CACHE", "1")
+    work = _module(tmp_path / "work")
+    tool = tmp_path / "wasm-opt"
+    tool.write_text("#!/bin/sh\nexit 1\n")
+    args = ["--asyncify", "-o", "in.wasm", "in.wasm"]
+    (work / "in.wasm").chmod(0o755)
+    monkeypatch.chdir(work)
+    call = toolcache.plan(toolcache.identity(tool, "wasm-opt version 132"), args, work)
+    stored = tmp_path / "result.wasm"
+    stored.write_bytes(b"\0asm\1\0\0\0asyncified")
+    toolcache.store(call.key, stored)
+    # The seal turns any process into a failure: a hit runs none.
+    assert toolcache.main(["wasm-opt version 132", str(tool), *args]) == 0
+    assert (work / "in.wasm").read_bytes() == b"\0asm\1\0\0\0asyncified"
+    assert os.access(work / "in.wasm", os.X_OK), "overwritten in place, mode kept"
+
+
+def test_the_oldest_entries_go_first_and_the_new_one_stays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WASIPORTS_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "out"
+    for i, key in enumerate(["old", "middle", "new"]):
+        src.write_bytes(bytes(100))
+        toolcache.store(key, src, max_bytes=10_000)
+        os.utime(toolcache.cache_dir() / key, ns=(i * 10**9, i * 10**9))
+    assert toolcache.prune(250) == ["old"]
+    src.write_bytes(bytes(1000))
+    toolcache.store("huge", src, max_bytes=250)
+    assert sorted(p.name for p in toolcache.cache_dir().iterdir()) == ["huge"]
+    assert toolcache.lookup("old") is None and toolcache.lookup("huge") is not None
+    assert not [p for p in toolcache.cache_dir().iterdir() if p.name.startswith(".tmp")]
+
+
+def test_the_shim_runs_the_cache_module_with_the_pinned_version(tmp_path: Path) -> None:
+    text = toolcache.shim_text("/venv/bin/python3", "wasm-opt version 132", Path("/x/node_modules/.bin/wasm-opt"),
+                               Path("/x"))
+    assert text.startswith("#!/bin/sh\n")
+    assert ("exec env PYTHONPATH=/x /venv/bin/python3 -m toolchain.toolcache 'wasm-opt version 132' "
+            "/x/node_modules/.bin/wasm-opt \"$@\"\n") in text

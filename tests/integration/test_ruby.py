@@ -127,3 +127,22 @@ def test_test_all_files_that_crashed_run_to_completion(built: None, tmp_path: Pa
         assert unit.outcome not in (Outcome.CRASH, Outcome.TIMEOUT), (unit.unit, unit.reason)
         passed = sum(c.outcome == Outcome.PASS for c in unit.cases)
         assert passed > 250, (unit.unit, passed)
+
+
+def test_a_fiber_scheduler_runs_sleeping_and_blocking_fibers(built: None, tmp_path: Path) -> None:
+    """Issue 16, part 3: Fiber.set_scheduler with a minimal scheduler (tests/fixtures/ruby/
+    fiber_scheduler.rb): sleep, Thread::Queue, Mutex and ConditionVariable in 500 scheduled
+    fibers. ruby.wasm prints what the host's Ruby prints."""
+    program = paths.ROOT / "tests" / "fixtures" / "ruby" / "fiber_scheduler.rb"
+    (tmp_path / program.name).write_bytes(program.read_bytes())
+    out = ruby(program.name, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "spawned 500"
+    assert lines.index("fast sleeper woke") < lines.index("producer pushed 2") < lines.index("slow sleeper woke")
+    assert lines.index("consumer got 1") < lines.index("consumer got 2")
+    assert lines.index("signaller set the flag") < lines.index("waiter saw the flag")
+    assert lines[-2:] == ["500 fibers done: 500, counter 500", "scheduler after: nil"]
+    host = subprocess.run(["ruby", program.name], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert host.returncode == 0, host.stderr
+    assert out.stdout == host.stdout

@@ -290,6 +290,10 @@ class Test(_Strict):
         description="bytes of wasm memory one unit may use (the runner gets it as WASIPORTS_MAX_MEMORY)",
     )
     args: list[str] = Field(default_factory=list, description="extra arguments for each unit")
+    unit_dirs: list[str] = Field(
+        default_factory=list,
+        description="directories of the source tree whose test files are units, for suites that take "
+                    "them from data (ruby-tests: test-all's directories; default test/ruby)")
     host: HostProgram | None = Field(default=None, description="the host program the suite's driver needs")
     ci_subset: CiSubset | None = Field(
         default=None, description="the units run with WASIPORTS_TEST_SUBSET=ci (CI), and why")

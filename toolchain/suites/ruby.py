@@ -49,6 +49,8 @@ TREE = "tree"  # a test-all unit's own copy of the source tree, in its scratch d
 # Not put into a test-all unit's tree: ruby/spec (mspec's suite, 5,200 files) and the bundled
 # gems' sources, which test-all's test/ruby never reads.
 TREE_EXCLUDE = ("spec", ".bundle")
+TEST_ALL_DIRS = ("test/ruby",)  # without the recipe's [test] unit_dirs
+TEST_FILES = ("test_*.rb", "*_test.rb")  # what test-all takes for a test file (tool/lib/test/unit.rb)
 GUEST_PRELUDE = "tmp/wasiports/wasi-test-prelude.rb"  # relative to the source tree (guest /)
 # basictest/test.rb prints these on stdout; its progress marks on stderr may precede them.
 _BASIC_OK = re.compile(r"(?<![\w ])ok (?P<n>\d+) \((?P<where>[^)]*)\)")
@@ -85,7 +87,7 @@ class RubyTestsAdapter:
 
     def __init__(self, *, suite: str, src: Path, launcher: Path, prelude: Path, host_guard: Path,
                  host_ruby: str, timeout: float = DEFAULT_UNIT_TIMEOUT, max_memory: int = DEFAULT_MAX_MEMORY,
-                 args: Sequence[str] = ()) -> None:
+                 args: Sequence[str] = (), unit_dirs: Sequence[str] = ()) -> None:
         self._suite = suite
         self.src = src  # the patched source tree
         self.launcher = launcher  # the packaged `ruby` launcher
@@ -95,13 +97,14 @@ class RubyTestsAdapter:
         self.timeout = timeout
         self.max_memory = max_memory
         self.args = list(args)
+        self.unit_dirs = list(unit_dirs) or list(TEST_ALL_DIRS)  # test-all directories, one unit per file
 
     @classmethod
     def from_recipe(cls, recipe: Recipe) -> RubyTestsAdapter:
         return cls(suite=recipe.id, src=build.src_dir(recipe), launcher=packaged_launcher(recipe),
                    prelude=recipe.path.parent / PRELUDE, host_guard=recipe.path.parent / HOST_GUARD,
                    host_ruby=host_ruby(recipe), timeout=recipe.test.unit_timeout,
-                   max_memory=recipe.test.max_memory, args=recipe.test.args)
+                   max_memory=recipe.test.max_memory, args=recipe.test.args, unit_dirs=recipe.test.unit_dirs)
 
     @property
     def suite(self) -> str:
@@ -112,7 +115,12 @@ class RubyTestsAdapter:
         """Read from the source tree once: every command checks its unit against them."""
         units = [BASICTEST]
         units += [str(p.relative_to(self.src)) for p in sorted((self.src / "bootstraptest").glob("test_*.rb"))]
-        units += [str(p.relative_to(self.src)) for p in sorted((self.src / "test" / "ruby").rglob("test_*.rb"))]
+        for directory in self.unit_dirs:
+            found = sorted({p for pattern in TEST_FILES for p in (self.src / directory).rglob(pattern)})
+            if not found:
+                raise HarnessError(f"{self.suite}: test.unit_dirs names {directory!r}, which holds no test file",
+                                   hint="correct the directory in the recipe's [test] unit_dirs")
+            units += [str(p.relative_to(self.src)) for p in found]
         return units
 
     def list_units(self) -> list[str]:

@@ -39,11 +39,13 @@ also lives on the native stack of the calling thread: a main thread with the usu
 ``ulimit -s`` segfaults long before 16 MiB of wasm frames, so guests run on a worker thread
 created with a stack of ``stack_size`` + :data:`THREAD_STACK_MARGIN`.
 
-Timeout: every engine has epoch interruption on and each store a deadline of one tick. Each run
-gets its own engine, and its epoch is only ever bumped to stop that run: by the waiting caller
-when ``timeout`` expires, or on Ctrl-C. Epochs are checked in wasm code only; a guest blocked in
-a host call (reading an empty pipe) is abandoned after :data:`HOST_CALL_GRACE` on its daemon
-thread, which does not keep the process alive.
+Timeout: a run with a ``timeout`` gets an engine with epoch interruption on and a store deadline
+of one tick. Each run gets its own engine, and its epoch is only ever bumped to stop that run: by
+the waiting caller when ``timeout`` expires, or on Ctrl-C. Epochs are checked in wasm code only; a
+guest blocked in a host call (reading an empty pipe) is abandoned after :data:`HOST_CALL_GRACE`
+on its daemon thread, which does not keep the process alive. A run without a timeout (the
+launcher's default) compiles without the checks, which cost 3-38% of a CPU-bound program's
+time (docs/performance.md): Ctrl-C then abandons the guest on its daemon thread at once.
 
 Limits: ``--max-memory`` (default: ``$WASIPORTS_MAX_MEMORY``, bytes; the option wins) caps each
 linear memory and, at :data:`TABLE_ELEMENT_BYTES` an element, each table: a 40M-element table
@@ -81,6 +83,7 @@ from .runner_cache import (  # noqa: F401 (PROG and ASYNC_STACK_MARGIN re-export
     ASYNC_STACK_MARGIN,
     PROG,
     _make_engine,
+    epoch_interruption,
     _one_line,
     load_module,
 )
@@ -244,7 +247,8 @@ def _execute(
 
     try:
         store = wasmtime.Store(engine)
-        store.set_epoch_deadline(1)
+        if epoch_interruption(spec):
+            store.set_epoch_deadline(1)
         if spec.memory_limit is not None:
             store.set_limits(
                 memory_size=spec.memory_limit,
@@ -356,8 +360,9 @@ def run(spec: RunSpec) -> RunResult:
                     duration=time.monotonic() - began,
                 )
     except KeyboardInterrupt:
-        engine.increment_epoch()
-        outcome.done.wait(HOST_CALL_GRACE)
+        if epoch_interruption(spec):
+            engine.increment_epoch()
+            outcome.done.wait(HOST_CALL_GRACE)
         raise
     duration = time.monotonic() - began
     if outcome.error is not None:

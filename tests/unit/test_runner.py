@@ -367,6 +367,7 @@ def test_second_run_uses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     # other code-shaping settings: another entry; the stack size does not shape code
     assert runner_cache.cache_path(RunSpec(spec.module, wasm_exceptions=True)) != cached
+    assert runner_cache.cache_path(RunSpec(spec.module, timeout=5)) != cached, "epoch checks shape code"
     assert runner_cache.cache_path(RunSpec(spec.module, stack_size=1 << 20)) == cached
 
     # a corrupt entry is replaced, not fatal. (Written beside and renamed: wasmtime maps cache

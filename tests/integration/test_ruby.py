@@ -146,3 +146,14 @@ def test_a_fiber_scheduler_runs_sleeping_and_blocking_fibers(built: None, tmp_pa
     host = subprocess.run(["ruby", program.name], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert host.returncode == 0, host.stderr
     assert out.stdout == host.stdout
+
+
+def test_zlib_streams_through_a_block(built: None) -> None:
+    """Patch 0007: a streaming deflate and inflate with a block, past one output buffer (16 KiB),
+    used to trap ("indirect call type mismatch")."""
+    out = ruby("-e", 'require "zlib"; data = (Random.new(7).bytes(20_000) * 30).b\n'
+                     'deflated = +""; Zlib.deflate(data) { |chunk| deflated << chunk }\n'
+                     'inflated = +""; z = Zlib::Inflate.new; z.inflate(deflated) { |chunk| inflated << chunk }; z.close\n'
+                     'puts [deflated.bytesize < data.bytesize, inflated == data, Zlib.inflate(deflated) == data].inspect')
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[true, true, true]"

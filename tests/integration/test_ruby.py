@@ -157,3 +157,11 @@ def test_zlib_streams_through_a_block(built: None) -> None:
                      'puts [deflated.bytesize < data.bytesize, inflated == data, Zlib.inflate(deflated) == data].inspect')
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[true, true, true]"
+
+
+def test_system_fails_where_no_process_can_start(built: None) -> None:
+    """Patch 0008: Kernel#system used to return true on WASI without running anything."""
+    out = ruby("-e", 'r = system("true"); p [r, $?.exitstatus]\n'
+                     'begin; system("true", exception: true); rescue SystemCallError => e; p e.class; end')
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["[nil, 127]", "Errno::ENOTSUP"]

@@ -4,10 +4,14 @@ machine's compiler and tool caches are off."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
+
+from toolchain import build, paths
 
 
 class SealBroken(AssertionError):
@@ -53,3 +57,16 @@ def sealed(monkeypatch: pytest.MonkeyPatch) -> None:
     # every machine, and asking ccache for its counters would start a process.
     monkeypatch.setenv("WASIPORTS_CCACHE", "0")
     monkeypatch.setenv("WASIPORTS_TOOL_CACHE", "0")
+
+
+@pytest.fixture
+def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A checkout and cache under ``tmp_path`` with a recorded SDK (Debian's clang 19 at
+    ``cache/sdk/clang19``), for tests that render a recipe's build context."""
+    monkeypatch.setattr(paths, "ROOT", tmp_path / "checkout")
+    monkeypatch.setattr(paths, "BUILD", tmp_path / "checkout" / "build")
+    monkeypatch.setenv("WASIPORTS_CACHE", str(tmp_path / "cache"))
+    build.sdk_record().parent.mkdir(parents=True)
+    build.sdk_record().write_text(json.dumps({"path": str(tmp_path / "cache" / "sdk" / "clang19"),
+                                              "origin": "debian", "clang_version": "19.1.7"}))
+    return tmp_path

@@ -3,27 +3,15 @@ gone again from what the artifacts record), and the tool-output cache's keys, hi
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
-from toolchain import build, compiler_cache, hostpaths, paths, recipe, toolcache
+from toolchain import build, compiler_cache, hostpaths, recipe, toolcache
 
 PYTHON = next(r for r in recipe.discover() if r.id == "python-3.13.5")
 CCACHE = "/usr/bin/ccache"
-
-
-@pytest.fixture
-def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(paths, "ROOT", tmp_path / "checkout")
-    monkeypatch.setattr(paths, "BUILD", tmp_path / "checkout" / "build")
-    monkeypatch.setenv("WASIPORTS_CACHE", str(tmp_path / "cache"))
-    build.sdk_record().parent.mkdir(parents=True)
-    build.sdk_record().write_text(json.dumps({"path": str(tmp_path / "cache" / "sdk" / "clang19"),
-                                              "origin": "debian", "clang_version": "19.1.7"}))
-    return tmp_path
 
 
 @pytest.fixture

@@ -4,27 +4,15 @@ time, and a stale entry stops the build with the recipe key named. No process is
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
-from toolchain import build, hostpaths, paths, recipe
+from toolchain import build, hostpaths, recipe
 from toolchain.errors import WasiportsError
 
 PHP = next(r for r in recipe.discover() if r.id == "php-8.2.32")
-
-
-@pytest.fixture
-def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(paths, "ROOT", tmp_path / "checkout")
-    monkeypatch.setattr(paths, "BUILD", tmp_path / "checkout" / "build")
-    monkeypatch.setenv("WASIPORTS_CACHE", str(tmp_path / "cache"))
-    build.sdk_record().parent.mkdir(parents=True)
-    build.sdk_record().write_text(json.dumps({"path": str(tmp_path / "cache" / "sdk" / "clang19"),
-                                              "origin": "debian", "clang_version": "19.1.7"}))
-    return tmp_path
 
 
 def test_each_root_gets_its_prefix_map_name_longest_first(tree: Path) -> None:

@@ -30,12 +30,12 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
+from . import fileio, paths
+from .fetch import sha256_of
 
 OUTPUT_FLAGS = ("-o", "--output")
 """What names the one output (as the next argument, or as ``-o=FILE``)."""
@@ -62,20 +62,12 @@ def enabled() -> bool:
     return os.environ.get("WASIPORTS_TOOL_CACHE", "1") != "0"
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _as_input(text: str, cwd: Path) -> str:
     """``text`` with a path to an existing file (the whole argument, or what follows its first
     ``=`` or last ``@``) replaced by that file's content hash."""
     def digest(candidate: str) -> str | None:
         path = cwd / candidate
-        return f"<file {file_digest(path)}>" if candidate and path.is_file() else None
+        return f"<file {sha256_of(path)}>" if candidate and path.is_file() else None
 
     if (whole := digest(text)) is not None:
         return whole
@@ -124,7 +116,7 @@ def plan(tool_identity: str, args: Sequence[str], cwd: Path) -> Call:
 
 def identity(tool: Path, version_line: str) -> str:
     """What a key says about the tool: its version line and the bytes of the file that runs."""
-    return f"{version_line.strip()} {file_digest(tool.resolve())}"
+    return f"{version_line.strip()} {sha256_of(tool.resolve())}"
 
 
 def lookup(key: str) -> Path | None:
@@ -137,16 +129,7 @@ def lookup(key: str) -> Path | None:
 
 def store(key: str, output: Path, *, max_bytes: int | None = None) -> None:
     """Copy ``output`` into the cache under ``key`` (atomically), then prune to ``max_bytes``."""
-    directory = cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    os.close(fd)
-    try:
-        shutil.copyfile(output, tmp)
-        os.replace(tmp, directory / key)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    fileio.write_bytes(cache_dir() / key, output.read_bytes())
     prune(max_bytes if max_bytes is not None else _max_bytes(), keep=key)
 
 

@@ -293,7 +293,7 @@ class Test(_Strict):
     unit_dirs: list[str] = Field(
         default_factory=list,
         description="directories of the source tree whose test files are units, for suites that take "
-                    "them from data (ruby-tests: test-all's directories; default test/ruby)")
+                    "them from data (ruby-tests: test-all's directories)")
     host: HostProgram | None = Field(default=None, description="the host program the suite's driver needs")
     ci_subset: CiSubset | None = Field(
         default=None, description="the units run with WASIPORTS_TEST_SUBSET=ci (CI), and why")

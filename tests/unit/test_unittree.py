@@ -79,7 +79,7 @@ def ruby_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ruby.RubyTe
     return ruby.RubyTestsAdapter(
         suite=r.id, src=_src(tmp_path), launcher=tmp_path / "dist" / "ruby",
         prelude=r.path.parent / ruby.PRELUDE, host_guard=r.path.parent / ruby.HOST_GUARD,
-        host_ruby="/usr/bin/ruby", max_memory=3 << 30,
+        host_ruby="/usr/bin/ruby", max_memory=3 << 30, unit_dirs=["test/ruby"],
     )  # fmt: skip
 
 

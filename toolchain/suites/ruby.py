@@ -49,7 +49,6 @@ TREE = "tree"  # a test-all unit's own copy of the source tree, in its scratch d
 # Not put into a test-all unit's tree: ruby/spec (mspec's suite, 5,200 files) and the bundled
 # gems' sources, which test-all's test/ruby never reads.
 TREE_EXCLUDE = ("spec", ".bundle")
-TEST_ALL_DIRS = ("test/ruby",)  # without the recipe's [test] unit_dirs
 TEST_FILES = ("test_*.rb", "*_test.rb")  # what test-all takes for a test file (tool/lib/test/unit.rb)
 GUEST_PRELUDE = "tmp/wasiports/wasi-test-prelude.rb"  # relative to the source tree (guest /)
 # basictest/test.rb prints these on stdout; its progress marks on stderr may precede them.
@@ -97,7 +96,7 @@ class RubyTestsAdapter:
         self.timeout = timeout
         self.max_memory = max_memory
         self.args = list(args)
-        self.unit_dirs = list(unit_dirs) or list(TEST_ALL_DIRS)  # test-all directories, one unit per file
+        self.unit_dirs = list(unit_dirs)  # test-all directories (the recipe's), one unit per file
 
     @classmethod
     def from_recipe(cls, recipe: Recipe) -> RubyTestsAdapter:

@@ -39,7 +39,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import build, dist, fileio, paths, wasmtime_cli
-from .fetch import sha256_of
+from .fileio import sha256_of
 from .errors import WasiportsError
 from .recipe import Recipe
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import fileio
 from .errors import WasiportsError
-from .fetch import sha256_of
+from .fileio import sha256_of
 
 NAME = "SHA256SUMS"
 PUBLISHED = ("*-wasi.tar.gz", "*-wasi-debug.tar.gz", "*-wasi.spdx.json", "wasiports-report.tar.gz")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import build, cmd, fileio, hostpaths, provenance, tarball, wasmfile
-from .fetch import sha256_of
+from .fileio import sha256_of
 from .errors import CommandError
 from .recipe import Recipe
 from .render import render, render_file

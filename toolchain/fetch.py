@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fcntl
 import glob
-import hashlib
 import os
 import re
 import tempfile
@@ -29,6 +28,7 @@ from pathlib import Path
 
 
 from . import fileio, paths
+from .fileio import sha256_of
 from .transfer import _copy_file, _copy_http, _LocalError, _Retry, _Sink, _Skip
 from .errors import ChecksumError, FetchError, WasiportsError
 
@@ -128,12 +128,6 @@ def still_verified(path: Path, sha256: str) -> bool:
     except OSError:
         pass  # a read-only cache: correct, only slower next time
     return True
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's contents."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def mirror_bases() -> list[str]:

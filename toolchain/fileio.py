@@ -13,6 +13,7 @@ Contract:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -57,3 +58,9 @@ def write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file's contents."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()

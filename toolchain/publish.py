@@ -29,7 +29,7 @@ from typing import Any
 
 from . import build, dist, fileio
 from .errors import WasiportsError
-from .fetch import sha256_of
+from .fileio import sha256_of
 from .recipe import Recipe
 
 WASM = "application/wasm"

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import fileio, paths
-from .fetch import sha256_of
+from .fileio import sha256_of
 
 OUTPUT_FLAGS = ("-o", "--output")
 """What names the one output (as the next argument, or as ``-o=FILE``)."""

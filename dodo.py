@@ -130,8 +130,7 @@ def task_dist():
                          r.template_path(r.artifact.launcher_template),
                          r.template_path(r.artifact.readme_template)],
             "targets": [build.dist_dir(r) / r.artifact.module_name, dist.launcher_path(r),
-                        dist.manifest_path(r), dist.tarball_path(r), dist.sbom_path(r),
-                        *([dist.debug_tarball_path(r)] if dist.has_debug_companion(r) else [])],
+                        dist.manifest_path(r), *dist.release_files(r)],
             # Bump when what package() writes changes (2: SBOM, README, no host paths; 3: stripped
             # modules and debug companions; 4: the SDK libraries' DWARF dropped from -g0 builds).
             "uptodate": [config_changed({"dist_format": 4})],
@@ -139,8 +138,7 @@ def task_dist():
     yield {
         "name": "hash",
         "actions": [action(checksums.write, paths.DIST)],
-        "file_dep": [p for r in INTERPRETERS for p in (dist.tarball_path(r), dist.sbom_path(r),
-                                                        *([dist.debug_tarball_path(r)] if dist.has_debug_companion(r) else []))],
+        "file_dep": [p for r in INTERPRETERS for p in dist.release_files(r)],
         "targets": [paths.DIST / checksums.NAME],
     }
 

@@ -50,7 +50,8 @@ def _walk(root: Path, skip: tuple[str, ...]) -> Iterator[Path]:
 def members(recipe: Recipe) -> list[Path]:
     """Every file, directory and link of the bundle (absolute paths on this machine)."""
     top = [build.sdk_record(), build.fetch_record(recipe), build.patched_stamp(recipe),
-           build.dist_dir(recipe), dist.tarball_path(recipe), dist.sbom_path(recipe)]
+           build.dist_dir(recipe),
+           *([dist.tarball_path(recipe), dist.sbom_path(recipe)] if recipe.release else [])]
     missing = [p for p in top if not p.exists()]
     if missing:
         raise WasiportsError(f"{recipe.id} is not packaged: {missing[0]} is missing",

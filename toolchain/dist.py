@@ -116,9 +116,17 @@ def debug_module_name(module: str) -> str:
 
 def has_debug_companion(recipe: Recipe) -> bool:
     """Whether the interpreter's own code is compiled with DWARF (``artifact.no_debug_info``
-    empty), and so ships a debug companion."""
+    empty), and so ships a debug companion (a build for testing only ships nothing)."""
     assert recipe.artifact is not None
-    return not recipe.artifact.no_debug_info
+    return recipe.release and not recipe.artifact.no_debug_info
+
+
+def release_files(recipe: Recipe) -> list[Path]:
+    """What a release publishes of ``recipe``: its tarball, SBOM and debug companion. None for a
+    variant built for testing only (``release = false``), whose dist/<id>-wasi/ its tests run."""
+    if not recipe.release:
+        return []
+    return [tarball_path(recipe), sbom_path(recipe), *([debug_tarball_path(recipe)] if has_debug_companion(recipe) else [])]
 
 
 def package(recipe: Recipe) -> None:
@@ -143,20 +151,24 @@ def package(recipe: Recipe) -> None:
         shutil.rmtree(place, ignore_errors=True)
         if done.exists():
             done.rename(place)
-    debug_tarball_path(recipe).unlink(missing_ok=True)
+    for old in (tarball_path(recipe), sbom_path(recipe), debug_tarball_path(recipe)):
+        old.unlink(missing_ok=True)
     epoch = int(ctx["source_date_epoch"])
     manifest = _manifest(recipe, ctx, facts, debug)
     manifest_path(recipe).write_text(json.dumps(manifest, indent=2) + "\n")
+    for entry in manifest["files"]:
+        print(f"dist: {entry['path']}  {entry['size']:,} bytes  sha256 {entry['sha256']}")
+    if not recipe.release:
+        print(f"dist: {recipe.id} is built for testing only (release = false): no tarball or SBOM")
+        return
     tarball.write(final, tarball_path(recipe), epoch)
     if debug:
         tarball.write(debug_dir(recipe), debug_tarball_path(recipe), epoch)
     write_sbom(recipe, facts, epoch)
-    for entry in manifest["files"]:
-        print(f"dist: {entry['path']}  {entry['size']:,} bytes  sha256 {entry['sha256']}")
     for name, entry in debug.items():
         print(f"dist: {name}: {entry['stripped_bytes']:,} bytes shipped, {entry['dwarf_bytes']:,} bytes "
               f"of DWARF in {debug_dir(recipe).name}/{entry['module']}")
-    for path in (tarball_path(recipe), sbom_path(recipe), *([debug_tarball_path(recipe)] if debug else [])):
+    for path in release_files(recipe):
         print(f"dist: {path.name}  {path.stat().st_size:,} bytes  sha256 {sha256_of(path)}")
 
 

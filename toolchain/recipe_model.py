@@ -292,8 +292,8 @@ class Test(_Strict):
     args: list[str] = Field(default_factory=list, description="extra arguments for each unit")
     unit_dirs: list[str] = Field(
         default_factory=list,
-        description="directories of the source tree whose test files are units, for suites that take "
-                    "them from data (ruby-tests: test-all's directories)")
+        description="what the units are, for suites that take them from data (ruby-tests: basictest, "
+                    "then directories of the source tree whose test files are units, or single test files)")
     host: HostProgram | None = Field(default=None, description="the host program the suite's driver needs")
     ci_subset: CiSubset | None = Field(
         default=None, description="the units run with WASIPORTS_TEST_SUBSET=ci (CI), and why")
@@ -324,6 +324,10 @@ class Variant(_Strict):
     depends: list[str] | None = Field(default=None, description="replaces the recipe's depends")
     smoke: Smoke | None = Field(default=None, description="replaces the recipe's smoke check")
     test: Test | None = Field(default=None, description="replaces [test]; default: no test suite")
+    release: bool = Field(
+        default=True,
+        description="false: a build for testing only, never released: dist/<id>-wasi/ is assembled "
+                    "for its tests, but no tarball, SBOM or debug companion is written for it")
 
 
 class Recipe(_Strict):
@@ -350,6 +354,8 @@ class Recipe(_Strict):
     includes: list[Path] = Field(default_factory=list, exclude=True,
                                  description="the shared files this one includes (include = [...]), in order")
     variant: str = Field(default="", exclude=True, description="set on the expanded variant recipes")
+    release: bool = Field(default=True, exclude=True,
+                          description="false on a variant built for testing only ([variants.<v>] release)")
 
     @field_validator("schema_")
     @classmethod
@@ -385,6 +391,7 @@ class Recipe(_Strict):
             "depends": self.depends if v.depends is None else v.depends,
             "smoke": v.smoke or self.smoke,
             "test": v.test or Test(),
+            "release": v.release,
         })
 
     def files(self) -> list[Path]:

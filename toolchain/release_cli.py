@@ -75,7 +75,7 @@ def _publish(target: str, ids: list[str]) -> int:
     from . import dist, publish, recipe
 
     chosen = [_recipe(i) for i in ids] if ids else \
-        [r for r in recipe.discover() if r.kind == "interpreter" and dist.manifest_path(r).is_file()]
+        [r for r in recipe.discover() if r.kind == "interpreter" and r.release and dist.manifest_path(r).is_file()]
     if not chosen:
         raise WasiportsError("nothing to publish", why=f"no packaged artifact under {paths.DIST}",
                              hint="run `scripts/build dist` first, or name the recipe ids")

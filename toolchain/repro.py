@@ -74,13 +74,11 @@ def outputs(recipe: Recipe, build_dir: Path, dist_dir: Path) -> dict[str, Path]:
         top = build.dist_dir(recipe)
         found = {f"{top.name}/{p.relative_to(top)}": p for p in sorted(top.rglob("*"))
                  if p.is_file() or p.is_symlink()}
-        published = [dist.tarball_path(recipe), dist.sbom_path(recipe)]
         if dist.has_debug_companion(recipe):
             debug = dist.debug_dir(recipe)
             found.update({f"{debug.name}/{p.relative_to(debug)}": p for p in sorted(debug.rglob("*"))
                           if p.is_file()})
-            published.append(dist.debug_tarball_path(recipe))
-        return {**found, **{p.name: p for p in published}}
+        return {**found, **{p.name: p for p in dist.release_files(recipe)}}
     finally:
         paths.BUILD, paths.DIST = saved
 

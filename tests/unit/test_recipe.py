@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from toolchain import paths, recipe
-from toolchain.errors import RecipeError
+from toolchain import dist, paths, publish, recipe
+from toolchain.errors import RecipeError, WasiportsError
 
 PYTHON = paths.RECIPES / "python" / "3.13.5.toml"
 
@@ -163,6 +163,18 @@ def test_variants_expand_into_their_own_recipes() -> None:
     assert slim.depends == [] and full.depends
     assert slim.patch_dir == full.patch_dir, "one patch series for both"
     assert slim.smoke != full.smoke and not slim.test.suite
+
+
+def test_a_test_only_variant_is_never_released() -> None:
+    found = {r.id: r for r in recipe.discover()}
+    ruby, fixtures = found["ruby-3.3.8"], found["ruby-3.3.8-fixtures"]
+    assert ruby.release and not fixtures.release and found["php-8.2.32-slim"].release
+    assert dist.release_files(ruby) == [dist.tarball_path(ruby), dist.sbom_path(ruby)]
+    assert dist.release_files(fixtures) == [] and not dist.has_debug_companion(fixtures)
+    assert any(a.startswith("--with-test-ext=-test-/") for a in fixtures.build.configure)
+    assert not any(a.startswith("--with-test-ext") for a in ruby.build.configure)
+    with pytest.raises(WasiportsError, match="built for testing only"):
+        publish.plan(fixtures, "localhost:5000/wasiports")
 
 
 def test_variant_removing_an_unknown_argument_is_named(tmp_path: Path, good: dict) -> None:

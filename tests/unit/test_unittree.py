@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from toolchain import recipe, unittree
+from toolchain.errors import HarnessError
 from toolchain.suites import php, ruby
 
 
@@ -79,7 +80,7 @@ def ruby_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ruby.RubyTe
     return ruby.RubyTestsAdapter(
         suite=r.id, src=_src(tmp_path), launcher=tmp_path / "dist" / "ruby",
         prelude=r.path.parent / ruby.PRELUDE, host_guard=r.path.parent / ruby.HOST_GUARD,
-        host_ruby="/usr/bin/ruby", max_memory=3 << 30, unit_dirs=["test/ruby"],
+        host_ruby="/usr/bin/ruby", max_memory=3 << 30, unit_dirs=["basictest", "test/ruby"],
     )  # fmt: skip
 
 
@@ -103,6 +104,27 @@ def test_the_ruby_prelude_is_not_written_through_a_symlink_a_guest_left(
     assert command.argv[1:3] == (f"-r./{ruby.GUEST_PRELUDE}", "test/runner.rb")
     assert command.env["WASIPORTS_MAX_MEMORY"] == str(3 << 30)
     assert not (tree / "spec").exists()
+
+
+def test_ruby_units_come_from_the_recipe_entries_in_order(tmp_path: Path) -> None:
+    src = _src(tmp_path)
+    (src / "bootstraptest").mkdir()
+    (src / "bootstraptest" / "test_io.rb").write_text("bt")
+    (src / "test" / "-ext-" / "string").mkdir(parents=True)
+    (src / "test" / "-ext-" / "string" / "test_cstr.rb").write_text("test")
+    (src / "test" / "-ext-" / "string" / "helper.rb").write_text("not a test file")
+
+    def units(entries: list[str]) -> list[str]:
+        return ruby.RubyTestsAdapter(suite="ruby-x", src=src, launcher=tmp_path / "ruby", prelude=tmp_path,
+                                     host_guard=tmp_path, host_ruby="", unit_dirs=entries).list_units()
+
+    assert units(["basictest", "bootstraptest", "test/ruby"]) == \
+        ["basictest", "bootstraptest/test_io.rb", "test/ruby/test_a.rb", "test/ruby/test_b.rb"]
+    # A variant's own selection: a directory and single files, with no basictest or bootstraptest.
+    assert units(["test/-ext-", "test/ruby/test_b.rb", "test/ruby/test_b.rb"]) == \
+        ["test/-ext-/string/test_cstr.rb", "test/ruby/test_b.rb"]
+    with pytest.raises(HarnessError, match="'test/nothing', which holds no test file"):
+        units(["test/nothing"])
 
 
 def test_bootstraptest_runs_its_host_ruby_with_the_nofollow_guard(

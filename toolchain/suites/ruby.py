@@ -75,7 +75,10 @@ _KIND = {"Failure": Outcome.FAIL, "Error": Outcome.ERROR, "Skipped": Outcome.SKI
 
 
 def host_ruby(recipe: Recipe) -> str:
-    """The host's Ruby that drives bootstraptest (the recipe's test.host)."""
+    """The host's Ruby that drives bootstraptest (the recipe's test.host); none needed when the
+    units have no bootstraptest set."""
+    if recipe.test.host is None and not any(d.split("/")[0] == "bootstraptest" for d in recipe.test.unit_dirs):
+        return ""
     return host_program(recipe)
 
 
@@ -111,16 +114,24 @@ class RubyTestsAdapter:
 
     @functools.cached_property
     def _units(self) -> list[str]:
-        """Read from the source tree once: every command checks its unit against them."""
-        units = [BASICTEST]
-        units += [str(p.relative_to(self.src)) for p in sorted((self.src / "bootstraptest").glob("test_*.rb"))]
-        for directory in self.unit_dirs:
-            found = sorted({p for pattern in TEST_FILES for p in (self.src / directory).rglob(pattern)})
+        """Read from the source tree once: every command checks its unit against them.
+
+        Each entry of the recipe's ``unit_dirs`` is ``basictest`` (one unit), a directory (each
+        test file under it is a unit: bootstraptest's sets, test-all's files) or one test file."""
+        units: list[str] = []
+        for entry in self.unit_dirs:
+            path = self.src / entry
+            if entry == BASICTEST:
+                found = [path / "test.rb"] if (path / "test.rb").is_file() else []
+            elif path.is_file():
+                found = [path]
+            else:
+                found = sorted({p for pattern in TEST_FILES for p in path.rglob(pattern)})
             if not found:
-                raise HarnessError(f"{self.suite}: test.unit_dirs names {directory!r}, which holds no test file",
-                                   hint="correct the directory in the recipe's [test] unit_dirs")
-            units += [str(p.relative_to(self.src)) for p in found]
-        return units
+                raise HarnessError(f"{self.suite}: test.unit_dirs names {entry!r}, which holds no test file",
+                                   hint="correct the entry in the recipe's [test] unit_dirs")
+            units += [BASICTEST] if entry == BASICTEST else [str(p.relative_to(self.src)) for p in found]
+        return list(dict.fromkeys(units))
 
     def list_units(self) -> list[str]:
         return list(self._units)

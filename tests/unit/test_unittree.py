@@ -123,6 +123,9 @@ def test_ruby_units_come_from_the_recipe_entries_in_order(tmp_path: Path) -> Non
     # A variant's own selection: a directory and single files, with no basictest or bootstraptest.
     assert units(["test/-ext-", "test/ruby/test_b.rb", "test/ruby/test_b.rb"]) == \
         ["test/-ext-/string/test_cstr.rb", "test/ruby/test_b.rb"]
+    # A directory's own files only, by a glob (test-all's top-level test/test_*.rb).
+    assert units(["test/-ext-/*/test_*.rb", "test/ruby/test_?.rb"]) == \
+        ["test/-ext-/string/test_cstr.rb", "test/ruby/test_a.rb", "test/ruby/test_b.rb"]
     with pytest.raises(HarnessError, match="'test/nothing', which holds no test file"):
         units(["test/nothing"])
 

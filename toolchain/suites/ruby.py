@@ -31,6 +31,7 @@ writes each assertion's program into the directory the guest shares: it runs wit
 from __future__ import annotations
 
 import functools
+import glob
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -117,7 +118,8 @@ class RubyTestsAdapter:
         """Read from the source tree once: every command checks its unit against them.
 
         Each entry of the recipe's ``unit_dirs`` is ``basictest`` (one unit), a directory (each
-        test file under it is a unit: bootstraptest's sets, test-all's files) or one test file."""
+        test file under it is a unit: bootstraptest's sets, test-all's files), one test file, or a
+        glob of files in one directory (``test/test_*.rb``: test-all's top-level files)."""
         units: list[str] = []
         for entry in self.unit_dirs:
             path = self.src / entry
@@ -125,6 +127,8 @@ class RubyTestsAdapter:
                 found = [path / "test.rb"] if (path / "test.rb").is_file() else []
             elif path.is_file():
                 found = [path]
+            elif glob.has_magic(entry):
+                found = sorted(p for p in self.src.glob(entry) if p.is_file())
             else:
                 found = sorted({p for pattern in TEST_FILES for p in path.rglob(pattern)})
             if not found:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import cmd, compiler_cache, fetch, fileio, hostpaths, paths, sdk
+from . import cmd, compiler_cache, configure_cache, fetch, fileio, hostpaths, paths, sdk
 from .debian import AptState
 from .errors import FetchError, WasiportsError
 from .patch import apply_series
@@ -381,8 +381,14 @@ def configure(recipe: Recipe) -> None:
         (work_dir(recipe) / "config.site").write_text(config_site_text(recipe, ctx))
     _steps(recipe, recipe.build.pre_configure, ctx, "build.pre_configure")
     if recipe.build.configure:
-        cmd.run(configure_argv(recipe, ctx), cwd=out, env=step_env(recipe, ctx),
-                log=log_path(recipe))
+        argv = configure_argv(recipe, ctx)
+        cache = configure_cache.Session(recipe.id, rendered_config(recipe), argv[0], out, work_dir(recipe))
+        try:
+            cmd.run(argv, cwd=out, env=cache.prepare(step_env(recipe, ctx)), log=log_path(recipe))
+        except BaseException:
+            print(f"configure cache: {recipe.id}: {cache.finish(ok=False)}")
+            raise
+        print(f"configure cache: {recipe.id}: {cache.finish(ok=True)}")
     _relabel(recipe, ctx, "configure")
     _stamp(configured_stamp(recipe), recipe)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from toolchain import build, compiler_cache, paths
+from toolchain import build, compiler_cache, configure_cache, paths
 
 from .conftest import doit
 
@@ -83,3 +83,45 @@ def test_wasm_opt_runs_are_kept_by_their_input(sdk_ready: None, own_caches: Path
                             capture_output=True, text=True)
     assert failed.returncode != 0
     assert len(list((own_caches / "cache" / "tool-outputs").iterdir())) == 1, "a failure stores nothing"
+
+
+CONFIGURE_AC = """AC_INIT([probe], [1.0])
+AC_CACHE_CHECK([for the answer], [wp_cv_answer], [echo ran >> "$MARKER"; wp_cv_answer=42])
+AC_SUBST([ANSWER], [$wp_cv_answer])
+AC_CONFIG_FILES([answer.txt])
+AC_OUTPUT
+"""
+
+
+@pytest.mark.skipif(shutil.which("autoconf") is None, reason="autoconf is not installed (scripts/setup installs it)")
+def test_configure_answers_come_from_the_cache_the_second_time(own_caches: Path) -> None:
+    src = own_caches / "src"
+    src.mkdir()
+    (src / "configure.ac").write_text(CONFIGURE_AC)
+    (src / "answer.txt.in").write_text("@ANSWER@\n")
+    subprocess.run(["autoconf"], cwd=src, check=True)
+    marker = own_caches / "ran"
+    rendered = {"configure": ["../src/configure"], "env": {}}
+
+    def configure(build_dir: str) -> configure_cache.Session:
+        out = own_caches / build_dir
+        out.mkdir()
+        session = configure_cache.Session("probe-1.0", rendered, "../src/configure", out, own_caches / f"{build_dir}-work")
+        (own_caches / f"{build_dir}-work").mkdir()
+        env = session.prepare({"MARKER": str(marker)})
+        subprocess.run(["../src/configure"], cwd=out, env={**os.environ, **env}, check=True, capture_output=True)
+        assert (out / "answer.txt").read_text() == "42\n"
+        assert "cache" not in subprocess.run(["./config.status", "--config"], cwd=out, check=True,
+                                             capture_output=True, text=True).stdout, "configure records no cache"
+        session.finish(ok=True)
+        return session
+
+    first = configure("one")
+    assert not first.hit and marker.read_text() == "ran\n" and first.entry.is_file()
+    second = configure("two")
+    assert second.hit and second.entry == first.entry
+    assert marker.read_text() == "ran\n", "the second configure took the answer from the cache"
+    # The same configure with anything else changed is another entry: the check runs again.
+    rendered["env"] = {"CFLAGS": "-O3"}
+    third = configure("three")
+    assert not third.hit and third.entry != first.entry and marker.read_text() == "ran\nran\n"

@@ -57,6 +57,7 @@ def sealed(monkeypatch: pytest.MonkeyPatch) -> None:
     # every machine, and asking ccache for its counters would start a process.
     monkeypatch.setenv("WASIPORTS_CCACHE", "0")
     monkeypatch.setenv("WASIPORTS_TOOL_CACHE", "0")
+    monkeypatch.setenv("WASIPORTS_CONFIGURE_CACHE", "0")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from toolchain import build, compiler_cache, hostpaths, recipe, toolcache
+from toolchain import build, compiler_cache, configure_cache, hostpaths, recipe, toolcache
 
 PYTHON = next(r for r in recipe.discover() if r.id == "python-3.13.5")
 CCACHE = "/usr/bin/ccache"
@@ -150,3 +150,70 @@ def test_the_shim_runs_the_cache_module_with_the_pinned_version(tmp_path: Path) 
     assert text.startswith("#!/bin/sh\n")
     assert ("exec env PYTHONPATH=/x /venv/bin/python3 -m toolchain.toolcache 'wasm-opt version 132' "
             "/x/node_modules/.bin/wasm-opt \"$@\"\n") in text
+
+
+# --- autoconf cache files --------------------------------------------------------------------------
+
+AUTOCONF_SCRIPT = "#! /bin/sh\n# Let the site file select an alternate cache file if it wants to.\ncache_file=/dev/null\n"
+
+
+@pytest.fixture
+def configure_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WASIPORTS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WASIPORTS_CONFIGURE_CACHE", "1")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "configure").write_text(AUTOCONF_SCRIPT)
+    for d in ("out", "work"):
+        (tmp_path / d).mkdir()
+    return tmp_path
+
+
+def session(tree: Path, rendered: dict | None = None) -> configure_cache.Session:
+    return configure_cache.Session("xz-5.8.1", rendered or {"configure": ["../src/configure"]}, "../src/configure",
+                                   tree / "out", tree / "work")
+
+
+def test_a_configure_run_stores_its_answers_and_the_next_one_reads_them(configure_tree: Path) -> None:
+    first = session(configure_tree)
+    env = first.prepare({"CONFIG_SITE": "/b/config.site", "CC": "clang"})
+    assert env["CONFIG_SITE"] == f"{first.site} /b/config.site" and env["CC"] == "clang"
+    assert not first.hit and not first.local.exists()
+    assert first.site.read_text().splitlines()[-1] == f"case $0 in ../src/configure) cache_file={first.local} ;; esac"
+    first.local.write_text("ac_cv_x=${ac_cv_x=yes}\n")  # what configure writes at its end
+    assert first.finish(ok=True).startswith("miss, stored xz-5.8.1-")
+    second = session(configure_tree)
+    second.prepare({})
+    assert second.hit and second.local.read_text() == "ac_cv_x=${ac_cv_x=yes}\n"
+
+
+def test_a_failed_configure_drops_the_entry_it_started_from(configure_tree: Path) -> None:
+    first = session(configure_tree)
+    first.prepare({})
+    first.local.write_text("ac_cv_x=${ac_cv_x=yes}\n")
+    first.finish(ok=True)
+    second = session(configure_tree)
+    second.prepare({})
+    assert second.finish(ok=False) == "configure failed: nothing stored"
+    assert not second.entry.exists()
+    third = session(configure_tree)
+    third.prepare({})
+    assert not third.hit, "the next configure runs every check afresh"
+
+
+def test_the_key_covers_the_rendered_flags_and_the_script(configure_tree: Path) -> None:
+    base = session(configure_tree).entry
+    assert session(configure_tree).entry == base
+    assert session(configure_tree, {"configure": ["../src/configure", "--enable-x"]}).entry != base
+    (configure_tree / "src" / "configure").write_text(AUTOCONF_SCRIPT + "# patched\n")
+    assert session(configure_tree).entry != base
+
+
+def test_no_cache_for_a_hand_written_configure_or_when_it_is_off(configure_tree: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    (configure_tree / "src" / "configure").write_text("#! /bin/sh\n# zlib's own\n")
+    plain = session(configure_tree)
+    assert plain.prepare({"CC": "clang"}) == {"CC": "clang"} and plain.finish(ok=True) == "not an autoconf script"
+    (configure_tree / "src" / "configure").write_text(AUTOCONF_SCRIPT)
+    monkeypatch.setenv("WASIPORTS_CONFIGURE_CACHE", "0")
+    off = session(configure_tree)
+    assert off.prepare({}) == {} and off.finish(ok=True) == "off"

@@ -1,0 +1,115 @@
+"""Autoconf cache files: the answers of a recipe's configure checks kept between builds.
+
+An autoconf-generated ``configure`` reads the answers to its checks (``ac_cv_*``) from its cache
+file and writes them back at the end. wasiports keeps one such file per recipe and per everything
+those answers could depend on, in ``~/.cache/wasiports/configure/``:
+
+- the rendered configure line, environment and config.site (:func:`build.rendered_config`,
+  which holds the SDK's and the dependencies' paths);
+- the configure script's own bytes (a patch or another release is another key);
+- the host's package list (``/var/lib/dpkg/status``), since some checks find host programs.
+
+Any change to them is another key, so an answer is only ever reused for the very configure run
+that gave it. Configure's checks compile and link small programs with the SDK (ccache does not
+cache those): reusing their answers is what makes a warm configure fast.
+
+The cache file is chosen by a site script, not by ``--cache-file``: configure records its
+arguments (Ruby's rbconfig, CPython's sysconfig, PHP's ``php -i``), and an artifact must not depend
+on whether a cache was used. The site script sets ``cache_file`` only for the recipe's own
+configure script, never for a configure it runs inside (which would share the file). It comes
+first in ``CONFIG_SITE``, before the recipe's config.site, whose values win over the cache's
+(a cache file only sets a variable that is unset).
+
+Off with ``WASIPORTS_CONFIGURE_CACHE=0``. A failed configure stores nothing and drops the entry it
+started from, so the next attempt runs every check afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import shutil
+from pathlib import Path
+from typing import Any
+
+from . import fileio, paths
+
+ENABLE_ENV = "WASIPORTS_CONFIGURE_CACHE"
+FORMAT = 1
+"""Bumped when what the key covers changes."""
+HOST_PACKAGES = Path("/var/lib/dpkg/status")
+AUTOCONF_MARK = b"Let the site file select an alternate cache file"
+"""A line every autoconf-generated configure script has (hand-written ones, zlib's, do not)."""
+
+
+def enabled() -> bool:
+    return os.environ.get(ENABLE_ENV, "1") != "0"
+
+
+def cache_dir() -> Path:
+    return paths.cache_root() / "configure"
+
+
+def is_autoconf(script: Path) -> bool:
+    """Whether ``script`` is an autoconf-generated configure (which honours a site's cache_file)."""
+    try:
+        return AUTOCONF_MARK in script.read_bytes()
+    except OSError:
+        return False
+
+
+def key(recipe_id: str, rendered: dict[str, Any], script: Path) -> str:
+    """The entry's name: the recipe, then a digest of everything the answers could depend on."""
+    host = hashlib.sha256(HOST_PACKAGES.read_bytes()).hexdigest() if HOST_PACKAGES.is_file() else ""
+    facts = {"format": FORMAT, "rendered": rendered, "script": fileio.sha256_of(script), "host_packages": host}
+    digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+    return f"{recipe_id}-{digest[:24]}"
+
+
+def site_script(argv0: str, cache_file: Path) -> str:
+    """A site script that selects ``cache_file`` for the configure started as ``argv0`` only."""
+    return ("# Written by wasiports (toolchain/configure_cache.py): the autoconf cache of this\n"
+            "# recipe's own configure; a configure it runs inside keeps its own (none).\n"
+            f"case $0 in {shlex.quote(argv0)}) cache_file={shlex.quote(str(cache_file))} ;; esac\n")
+
+
+class Session:
+    """One configure run's use of the cache: :meth:`prepare` before it, :meth:`finish` after."""
+
+    def __init__(self, recipe_id: str, rendered: dict[str, Any], argv0: str, cwd: Path, work: Path) -> None:
+        """``argv0``: the configure script as it is started (``../../configure``), from ``cwd``;
+        ``work``: where the cache file and the site script are written."""
+        script = cwd / argv0
+        self.active = enabled() and is_autoconf(script)
+        self.entry = cache_dir() / f"{key(recipe_id, rendered, script)}.cache" if self.active else Path()
+        self.local = work / "config.cache"
+        self.site = work / "configure-cache.site"
+        self.argv0 = argv0
+        self.hit = False
+
+    def prepare(self, env: dict[str, str]) -> dict[str, str]:
+        """Put the stored answers (if any) where configure will read them; ``env`` with the site
+        script first in CONFIG_SITE."""
+        self.local.unlink(missing_ok=True)
+        if not self.active:
+            return env
+        self.hit = self.entry.is_file()
+        if self.hit:
+            shutil.copyfile(self.entry, self.local)
+        fileio.write_text(self.site, site_script(self.argv0, self.local))
+        return {**env, "CONFIG_SITE": " ".join(filter(None, [str(self.site), env.get("CONFIG_SITE", "")]))}
+
+    def finish(self, ok: bool) -> str:
+        """Store the answers of a configure that succeeded; drop the entry a failed one started
+        from. Returns what happened, for the log."""
+        if not self.active:
+            return "off" if not enabled() else "not an autoconf script"
+        if not ok:
+            self.entry.unlink(missing_ok=True)
+            return "configure failed: nothing stored"
+        if not self.local.is_file():
+            return "configure wrote no cache file: nothing stored"
+        fileio.write_bytes(self.entry, self.local.read_bytes())
+        return f"{'hit' if self.hit else 'miss'}, stored {self.entry.name}"

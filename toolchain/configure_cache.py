@@ -16,9 +16,10 @@ cache those): reusing their answers is what makes a warm configure fast.
 The cache file is chosen by a site script, not by ``--cache-file``: configure records its
 arguments (Ruby's rbconfig, CPython's sysconfig, PHP's ``php -i``), and an artifact must not depend
 on whether a cache was used. The site script sets ``cache_file`` only for the recipe's own
-configure script, never for a configure it runs inside (which would share the file). It comes
-first in ``CONFIG_SITE``, before the recipe's config.site, whose values win over the cache's
-(a cache file only sets a variable that is unset).
+configure script, never for a configure it runs inside (which would share the file), then reads
+the recipe's config.site, whose values win over the cache's (a cache file only sets a variable
+that is unset). It is the whole of ``CONFIG_SITE``: autoconf 2.69 (CPython 3.11's configure) takes
+one file there, where 2.70 and later take a list.
 
 Off with ``WASIPORTS_CONFIGURE_CACHE=0``. A failed configure stores nothing and drops the entry it
 started from, so the next attempt runs every check afresh.
@@ -68,11 +69,15 @@ def key(recipe_id: str, rendered: dict[str, Any], script: Path) -> str:
     return f"{recipe_id}-{digest[:24]}"
 
 
-def site_script(argv0: str, cache_file: Path) -> str:
-    """A site script that selects ``cache_file`` for the configure started as ``argv0`` only."""
-    return ("# Written by wasiports (toolchain/configure_cache.py): the autoconf cache of this\n"
-            "# recipe's own configure; a configure it runs inside keeps its own (none).\n"
-            f"case $0 in {shlex.quote(argv0)}) cache_file={shlex.quote(str(cache_file))} ;; esac\n")
+def site_script(argv0: str, cache_file: Path, sites: str = "") -> str:
+    """A site script that selects ``cache_file`` for the configure started as ``argv0`` only, then
+    reads the site files ``sites`` (a ``CONFIG_SITE`` value) names."""
+    lines = ["# Written by wasiports (toolchain/configure_cache.py): the autoconf cache of this",
+             "# recipe's own configure (a configure it runs inside keeps its own, none), then the",
+             "# recipe's site files.",
+             f"case $0 in {shlex.quote(argv0)}) cache_file={shlex.quote(str(cache_file))} ;; esac"]
+    lines += [f". {shlex.quote(site)}" for site in sites.split()]
+    return "\n".join(lines) + "\n"
 
 
 class Session:
@@ -91,15 +96,15 @@ class Session:
 
     def prepare(self, env: dict[str, str]) -> dict[str, str]:
         """Put the stored answers (if any) where configure will read them; ``env`` with the site
-        script first in CONFIG_SITE."""
+        script as CONFIG_SITE (it reads the recipe's own)."""
         self.local.unlink(missing_ok=True)
         if not self.active:
             return env
         self.hit = self.entry.is_file()
         if self.hit:
             shutil.copyfile(self.entry, self.local)
-        fileio.write_text(self.site, site_script(self.argv0, self.local))
-        return {**env, "CONFIG_SITE": " ".join(filter(None, [str(self.site), env.get("CONFIG_SITE", "")]))}
+        fileio.write_text(self.site, site_script(self.argv0, self.local, env.get("CONFIG_SITE", "")))
+        return {**env, "CONFIG_SITE": str(self.site)}
 
     def finish(self, ok: bool) -> str:
         """Store the answers of a configure that succeeded; drop the entry a failed one started

@@ -103,14 +103,14 @@ def test_configure_answers_come_from_the_cache_the_second_time(own_caches: Path)
     marker = own_caches / "ran"
     rendered = {"configure": ["../src/configure"], "env": {}}
 
-    def configure(build_dir: str) -> configure_cache.Session:
+    def configure(build_dir: str, site: str = "", answer: str = "42") -> configure_cache.Session:
         out = own_caches / build_dir
         out.mkdir()
         session = configure_cache.Session("probe-1.0", rendered, "../src/configure", out, own_caches / f"{build_dir}-work")
         (own_caches / f"{build_dir}-work").mkdir()
-        env = session.prepare({"MARKER": str(marker)})
+        env = session.prepare({"MARKER": str(marker), **({"CONFIG_SITE": site} if site else {})})
         subprocess.run(["../src/configure"], cwd=out, env={**os.environ, **env}, check=True, capture_output=True)
-        assert (out / "answer.txt").read_text() == "42\n"
+        assert (out / "answer.txt").read_text() == f"{answer}\n"
         assert "cache" not in subprocess.run(["./config.status", "--config"], cwd=out, check=True,
                                              capture_output=True, text=True).stdout, "configure records no cache"
         session.finish(ok=True)
@@ -125,3 +125,9 @@ def test_configure_answers_come_from_the_cache_the_second_time(own_caches: Path)
     rendered["env"] = {"CFLAGS": "-O3"}
     third = configure("three")
     assert not third.hit and third.entry != first.entry and marker.read_text() == "ran\nran\n"
+    # The recipe's own config.site is still read, and its values win over the cache's.
+    (own_caches / "config.site").write_text("wp_cv_answer=7\n")
+    rendered["env"] = {"CONFIG_SITE": str(own_caches / "config.site")}
+    configure("four", site=str(own_caches / "config.site"), answer="7")
+    configure("five", site=str(own_caches / "config.site"), answer="7")
+    assert marker.read_text() == "ran\nran\n", "the site's answer, not a check"

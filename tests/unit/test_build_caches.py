@@ -176,9 +176,11 @@ def session(tree: Path, rendered: dict | None = None) -> configure_cache.Session
 def test_a_configure_run_stores_its_answers_and_the_next_one_reads_them(configure_tree: Path) -> None:
     first = session(configure_tree)
     env = first.prepare({"CONFIG_SITE": "/b/config.site", "CC": "clang"})
-    assert env["CONFIG_SITE"] == f"{first.site} /b/config.site" and env["CC"] == "clang"
+    assert env["CONFIG_SITE"] == str(first.site) and env["CC"] == "clang"
     assert not first.hit and not first.local.exists()
-    assert first.site.read_text().splitlines()[-1] == f"case $0 in ../src/configure) cache_file={first.local} ;; esac"
+    # One file in CONFIG_SITE (autoconf 2.69 takes no list): it reads the recipe's after the choice.
+    assert first.site.read_text().splitlines()[-2:] == [
+        f"case $0 in ../src/configure) cache_file={first.local} ;; esac", ". /b/config.site"]
     first.local.write_text("ac_cv_x=${ac_cv_x=yes}\n")  # what configure writes at its end
     assert first.finish(ok=True).startswith("miss, stored xz-5.8.1-")
     second = session(configure_tree)

@@ -20,7 +20,7 @@ from typing import Any
 
 from . import cmd, compiler_cache, configure_cache, fetch, fileio, hostpaths, paths, sdk
 from .debian import AptState
-from .errors import FetchError, WasiportsError
+from .errors import CommandError, FetchError, WasiportsError
 from .patch import apply_series
 from . import recipe as recipes
 from .recipe import Recipe
@@ -196,8 +196,9 @@ def configure_argv(recipe: Recipe, ctx: dict[str, Any]) -> list[str]:
 
 def build_env(recipe: Recipe, ctx: dict[str, Any]) -> dict[str, str]:
     env = {k: render(v, ctx, where=_where(recipe, f"build.env.{k}")) for k, v in recipe.build.env.items()}
-    if recipe.build.config_site:
-        env["CONFIG_SITE"] = str(work_dir(recipe) / "config.site")
+    # The recipe's config.site, or none: a host's own site files ($prefix/share/config.site) are
+    # never read.
+    env["CONFIG_SITE"] = str(work_dir(recipe) / "config.site") if recipe.build.config_site else os.devnull
     return env
 
 
@@ -381,16 +382,35 @@ def configure(recipe: Recipe) -> None:
         (work_dir(recipe) / "config.site").write_text(config_site_text(recipe, ctx))
     _steps(recipe, recipe.build.pre_configure, ctx, "build.pre_configure")
     if recipe.build.configure:
-        argv = configure_argv(recipe, ctx)
-        cache = configure_cache.Session(recipe.id, rendered_config(recipe), argv[0], out, work_dir(recipe))
-        try:
-            cmd.run(argv, cwd=out, env=cache.prepare(step_env(recipe, ctx)), log=log_path(recipe))
-        except BaseException:
-            print(f"configure cache: {recipe.id}: {cache.finish(ok=False)}")
-            raise
-        print(f"configure cache: {recipe.id}: {cache.finish(ok=True)}")
+        _configure(recipe, ctx, out)
     _relabel(recipe, ctx, "configure")
     _stamp(configured_stamp(recipe), recipe)
+
+
+def _configure(recipe: Recipe, ctx: dict[str, Any], out: Path) -> None:
+    """Run the recipe's configure with its autoconf cache (toolchain/configure_cache.py). A run that
+    fails with cached answers drops them and runs once more without them."""
+    argv, env = configure_argv(recipe, ctx), step_env(recipe, ctx)
+    sdk_json = sdk_record()
+    facts = {"rendered": rendered_config(recipe),
+             "sdk": sdk_json.read_text() if sdk_json.is_file() else "",
+             "dependencies": [installed_stamp(d).read_text() for d in dependencies(recipe)]}
+    for attempt in (1, 2):
+        cache = configure_cache.Session(recipe.id, facts, argv[0], out, work_dir(recipe), env)
+        try:
+            cmd.run(argv, cwd=out, env=cache.prepare(env), log=log_path(recipe))
+        except CommandError:
+            cache.finish(ok=False)
+            if not cache.hit or attempt == 2:
+                raise
+            print(f"configure cache: {recipe.id}: configure failed with the cached answers of "
+                  f"{cache.entry} (now dropped); it runs again without them")
+            continue
+        except BaseException:
+            cache.finish(ok=False)
+            raise
+        print(f"configure cache: {recipe.id}: {cache.finish(ok=True)}")
+        return
 
 
 def make(recipe: Recipe) -> None:

@@ -5,21 +5,24 @@ file and writes them back at the end. wasiports keeps one such file per recipe a
 those answers could depend on, in ``~/.cache/wasiports/configure/``:
 
 - the rendered configure line, environment and config.site (:func:`build.rendered_config`,
-  which holds the SDK's and the dependencies' paths);
+  which holds the SDK's and the dependencies' paths), the SDK's record (``build/sdk.json``) and
+  each dependency's install stamp (a digest of what it installed);
 - the configure script's own bytes (a patch or another release is another key);
-- the host's package list (``/var/lib/dpkg/status``), since some checks find host programs.
+- the host's side: its package list (``/var/lib/dpkg/status``), the PATH configure searches, and
+  the host's values of autoconf's usual precious variables (``CFLAGS``, ``LIBS``, …).
 
-Any change to them is another key, so an answer is only ever reused for the very configure run
-that gave it. Configure's checks compile and link small programs with the SDK (ccache does not
-cache those): reusing their answers is what makes a warm configure fast.
+Any change to them is another key. Configure's checks compile and link small programs with the SDK
+(ccache does not cache those): reusing their answers is what makes a warm configure fast. If a
+configure run with cached answers fails all the same, the build drops the entry and runs it once
+more without them (:func:`toolchain.build.configure`).
 
 The cache file is chosen by a site script, not by ``--cache-file``: configure records its
 arguments (Ruby's rbconfig, CPython's sysconfig, PHP's ``php -i``), and an artifact must not depend
 on whether a cache was used. The site script sets ``cache_file`` only for the recipe's own
 configure script, never for a configure it runs inside (which would share the file), then reads
-the recipe's config.site, whose values win over the cache's (a cache file only sets a variable
-that is unset). It is the whole of ``CONFIG_SITE``: autoconf 2.69 (CPython 3.11's configure) takes
-one file there, where 2.70 and later take a list.
+the recipe's config.site (the build always names one, ``/dev/null`` when the recipe has none, so
+the host's own site files are never read, cache or not). It is the whole of ``CONFIG_SITE``:
+autoconf 2.69 (CPython 3.11's configure) takes one file there, where 2.70 and later take a list.
 
 Off with ``WASIPORTS_CONFIGURE_CACHE=0``. A failed configure stores nothing and drops the entry it
 started from, so the next attempt runs every check afresh.
@@ -43,6 +46,10 @@ FORMAT = 1
 HOST_PACKAGES = Path("/var/lib/dpkg/status")
 AUTOCONF_MARK = b"Let the site file select an alternate cache file"
 """A line every autoconf-generated configure script has (hand-written ones, zlib's, do not)."""
+HOST_VARIABLES = ("CC", "CFLAGS", "CPP", "CPPFLAGS", "CXX", "CXXFLAGS", "CXXCPP", "LDFLAGS", "LIBS",
+                  "PKG_CONFIG", "PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR", "YACC", "YFLAGS",
+                  "LT_SYS_LIBRARY_PATH")
+"""autoconf's usual precious variables: a cached answer is refused when the host's value changed."""
 
 
 def enabled() -> bool:
@@ -61,34 +68,46 @@ def is_autoconf(script: Path) -> bool:
         return False
 
 
-def key(recipe_id: str, rendered: dict[str, Any], script: Path) -> str:
+def host_facts(env: dict[str, str]) -> dict[str, Any]:
+    """What configure finds on the host: its packages, the PATH it searches (``env``'s, else the
+    process's) and the host's values of :data:`HOST_VARIABLES` that ``env`` does not set."""
+    return {"packages": fileio.sha256_of(HOST_PACKAGES) if HOST_PACKAGES.is_file() else "",
+            "path": env.get("PATH", os.environ.get("PATH", "")),
+            "variables": {v: os.environ[v] for v in HOST_VARIABLES if v in os.environ and v not in env}}
+
+
+def key(recipe_id: str, facts: dict[str, Any], script: Path) -> str:
     """The entry's name: the recipe, then a digest of everything the answers could depend on."""
-    host = hashlib.sha256(HOST_PACKAGES.read_bytes()).hexdigest() if HOST_PACKAGES.is_file() else ""
-    facts = {"format": FORMAT, "rendered": rendered, "script": fileio.sha256_of(script), "host_packages": host}
-    digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+    everything = {"format": FORMAT, "facts": facts, "script": fileio.sha256_of(script)}
+    digest = hashlib.sha256(json.dumps(everything, sort_keys=True).encode()).hexdigest()
     return f"{recipe_id}-{digest[:24]}"
 
 
-def site_script(argv0: str, cache_file: Path, sites: str = "") -> str:
+def site_script(argv0: str, cache_file: Path, site: str = "") -> str:
     """A site script that selects ``cache_file`` for the configure started as ``argv0`` only, then
-    reads the site files ``sites`` (a ``CONFIG_SITE`` value) names."""
+    reads the recipe's site file ``site`` (one path, as autoconf 2.69 takes it), if readable."""
     lines = ["# Written by wasiports (toolchain/configure_cache.py): the autoconf cache of this",
              "# recipe's own configure (a configure it runs inside keeps its own, none), then the",
-             "# recipe's site files.",
+             "# recipe's site file.",
              f"case $0 in {shlex.quote(argv0)}) cache_file={shlex.quote(str(cache_file))} ;; esac"]
-    lines += [f". {shlex.quote(site)}" for site in sites.split()]
+    if site:
+        lines.append(f"if test -r {shlex.quote(site)}; then . {shlex.quote(site)}; fi")
     return "\n".join(lines) + "\n"
 
 
 class Session:
     """One configure run's use of the cache: :meth:`prepare` before it, :meth:`finish` after."""
 
-    def __init__(self, recipe_id: str, rendered: dict[str, Any], argv0: str, cwd: Path, work: Path) -> None:
-        """``argv0``: the configure script as it is started (``../../configure``), from ``cwd``;
-        ``work``: where the cache file and the site script are written."""
+    def __init__(self, recipe_id: str, facts: dict[str, Any], argv0: str, cwd: Path, work: Path,
+                 env: dict[str, str]) -> None:
+        """``facts``: the build's side of the key (rendered flags, SDK, dependencies); ``argv0``:
+        the configure script as it is started (``../../configure``), from ``cwd``; ``work``: where
+        the cache file and the site script are written; ``env``: what the build adds to
+        configure's environment."""
         script = cwd / argv0
         self.active = enabled() and is_autoconf(script)
-        self.entry = cache_dir() / f"{key(recipe_id, rendered, script)}.cache" if self.active else Path()
+        self.entry = (cache_dir() / f"{key(recipe_id, {**facts, 'host': host_facts(env)}, script)}.cache"
+                      if self.active else Path())
         self.local = work / "config.cache"
         self.site = work / "configure-cache.site"
         self.argv0 = argv0

@@ -75,7 +75,7 @@ def plan(recipe: Recipe, target: str) -> Push:
     if not recipe.release:
         raise WasiportsError(f"{recipe.id} is built for testing only: it is never published",
                              why="its recipe variant says release = false, so dist writes no tarball or SBOM for it",
-                             hint="publish the recipe it is a variant of")
+                             hint=f"publish {recipe.name}-{recipe.version}, the recipe it is a variant of")
     registry_host(target)
     manifest = fileio.read_json_object(dist.manifest_path(recipe))
     module = build.dist_dir(recipe) / recipe.artifact.module_name

@@ -293,7 +293,8 @@ class Test(_Strict):
     unit_dirs: list[str] = Field(
         default_factory=list,
         description="what the units are, for suites that take them from data (ruby-tests: basictest, "
-                    "then directories of the source tree whose test files are units, or single test files)")
+                    "then directories of the source tree whose test files are units, single test files, or globs "
+                    "of one directory's files)")
     host: HostProgram | None = Field(default=None, description="the host program the suite's driver needs")
     ci_subset: CiSubset | None = Field(
         default=None, description="the units run with WASIPORTS_TEST_SUBSET=ci (CI), and why")

@@ -101,14 +101,16 @@ def test_configure_answers_come_from_the_cache_the_second_time(own_caches: Path)
     (src / "answer.txt.in").write_text("@ANSWER@\n")
     subprocess.run(["autoconf"], cwd=src, check=True)
     marker = own_caches / "ran"
-    rendered = {"configure": ["../src/configure"], "env": {}}
+    facts = {"rendered": {"configure": ["../src/configure"], "env": {}}}
 
     def configure(build_dir: str, site: str = "", answer: str = "42") -> configure_cache.Session:
         out = own_caches / build_dir
         out.mkdir()
-        session = configure_cache.Session("probe-1.0", rendered, "../src/configure", out, own_caches / f"{build_dir}-work")
+        build_env = {"MARKER": str(marker), "CONFIG_SITE": site or os.devnull}
+        session = configure_cache.Session("probe-1.0", facts, "../src/configure", out, own_caches / f"{build_dir}-work",
+                                          build_env)
         (own_caches / f"{build_dir}-work").mkdir()
-        env = session.prepare({"MARKER": str(marker), **({"CONFIG_SITE": site} if site else {})})
+        env = session.prepare(build_env)
         subprocess.run(["../src/configure"], cwd=out, env={**os.environ, **env}, check=True, capture_output=True)
         assert (out / "answer.txt").read_text() == f"{answer}\n"
         assert "cache" not in subprocess.run(["./config.status", "--config"], cwd=out, check=True,
@@ -122,12 +124,12 @@ def test_configure_answers_come_from_the_cache_the_second_time(own_caches: Path)
     assert second.hit and second.entry == first.entry
     assert marker.read_text() == "ran\n", "the second configure took the answer from the cache"
     # The same configure with anything else changed is another entry: the check runs again.
-    rendered["env"] = {"CFLAGS": "-O3"}
+    facts["rendered"]["env"] = {"CFLAGS": "-O3"}
     third = configure("three")
     assert not third.hit and third.entry != first.entry and marker.read_text() == "ran\nran\n"
-    # The recipe's own config.site is still read, and its values win over the cache's.
+    # The recipe's own config.site is still read (through the site script that picks the cache).
     (own_caches / "config.site").write_text("wp_cv_answer=7\n")
-    rendered["env"] = {"CONFIG_SITE": str(own_caches / "config.site")}
+    facts["rendered"]["env"] = {"CONFIG_SITE": str(own_caches / "config.site")}
     configure("four", site=str(own_caches / "config.site"), answer="7")
     configure("five", site=str(own_caches / "config.site"), answer="7")
     assert marker.read_text() == "ran\nran\n", "the site's answer, not a check"

@@ -27,7 +27,7 @@ from .conftest import smoke
 pytestmark = pytest.mark.integration
 
 BUILD_DIR = Path(os.environ.get("WASIPORTS_RELEASE_BUILD_DIR", str(paths.BUILD)))
-INTERPRETERS = [r for r in recipe.discover() if r.kind == "interpreter"]
+INTERPRETERS = [r for r in recipe.discover() if r.kind == "interpreter" and r.release]  # what a release ships
 OWN_FILES = re.compile(r"^[^/]+/(README\.md|manifest\.json|[a-z-]+)$")
 """Files of the tarball that wasiports writes itself: README, manifest, launchers (no extension)."""
 

@@ -168,9 +168,9 @@ def configure_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def session(tree: Path, rendered: dict | None = None) -> configure_cache.Session:
-    return configure_cache.Session("xz-5.8.1", rendered or {"configure": ["../src/configure"]}, "../src/configure",
-                                   tree / "out", tree / "work")
+def session(tree: Path, facts: dict | None = None, env: dict | None = None) -> configure_cache.Session:
+    return configure_cache.Session("xz-5.8.1", facts or {"rendered": {"configure": ["../src/configure"]}},
+                                   "../src/configure", tree / "out", tree / "work", env or {"PATH": "/usr/bin"})
 
 
 def test_a_configure_run_stores_its_answers_and_the_next_one_reads_them(configure_tree: Path) -> None:
@@ -180,7 +180,8 @@ def test_a_configure_run_stores_its_answers_and_the_next_one_reads_them(configur
     assert not first.hit and not first.local.exists()
     # One file in CONFIG_SITE (autoconf 2.69 takes no list): it reads the recipe's after the choice.
     assert first.site.read_text().splitlines()[-2:] == [
-        f"case $0 in ../src/configure) cache_file={first.local} ;; esac", ". /b/config.site"]
+        f"case $0 in ../src/configure) cache_file={first.local} ;; esac",
+        "if test -r /b/config.site; then . /b/config.site; fi"]
     first.local.write_text("ac_cv_x=${ac_cv_x=yes}\n")  # what configure writes at its end
     assert first.finish(ok=True).startswith("miss, stored xz-5.8.1-")
     second = session(configure_tree)
@@ -202,10 +203,17 @@ def test_a_failed_configure_drops_the_entry_it_started_from(configure_tree: Path
     assert not third.hit, "the next configure runs every check afresh"
 
 
-def test_the_key_covers_the_rendered_flags_and_the_script(configure_tree: Path) -> None:
+def test_the_key_covers_the_build_the_host_and_the_script(configure_tree: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     base = session(configure_tree).entry
     assert session(configure_tree).entry == base
-    assert session(configure_tree, {"configure": ["../src/configure", "--enable-x"]}).entry != base
+    assert session(configure_tree, {"rendered": {"configure": ["../src/configure", "--enable-x"]}}).entry != base
+    assert session(configure_tree, env={"PATH": "/opt/bin:/usr/bin"}).entry != base, "another PATH"
+    monkeypatch.setenv("CFLAGS", "-O0")
+    assert session(configure_tree).entry != base, "a host's own CFLAGS"
+    assert session(configure_tree, env={"PATH": "/usr/bin", "CFLAGS": "-O2"}).entry == \
+        session(configure_tree, env={"PATH": "/usr/bin", "CFLAGS": "-O2"}).entry, "the build's own wins"
+    monkeypatch.delenv("CFLAGS")
     (configure_tree / "src" / "configure").write_text(AUTOCONF_SCRIPT + "# patched\n")
     assert session(configure_tree).entry != base
 
@@ -215,6 +223,7 @@ def test_no_cache_for_a_hand_written_configure_or_when_it_is_off(configure_tree:
     (configure_tree / "src" / "configure").write_text("#! /bin/sh\n# zlib's own\n")
     plain = session(configure_tree)
     assert plain.prepare({"CC": "clang"}) == {"CC": "clang"} and plain.finish(ok=True) == "not an autoconf script"
+    assert not (configure_tree / "work" / "configure-cache.site").exists()
     (configure_tree / "src" / "configure").write_text(AUTOCONF_SCRIPT)
     monkeypatch.setenv("WASIPORTS_CONFIGURE_CACHE", "0")
     off = session(configure_tree)

@@ -4,7 +4,9 @@ with a timeout, and every `run:` step a command the README or docs/releasing.md 
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,21 @@ def test_the_jobs_and_their_order() -> None:
         (n,) = counts
         assert sorted(s for r, s, _ in shards if r == recipe) == list(range(1, n + 1))
     assert workflow()["env"]["RECIPES"].split() == jobs["build"]["strategy"]["matrix"]["recipe"]
+
+
+def test_each_recipe_merges_only_its_own_shards() -> None:
+    # ruby-3.3.8-fixtures starts with ruby-3.3.8: the shard names must keep them apart.
+    jobs = workflow()["jobs"]
+    test_run = next(s["run"] for s in jobs["test"]["steps"] if "run" in s and "--shard" in s["run"])
+    merge = next(s["run"] for s in jobs["gate"]["steps"] if "run" in s and " merge " in s["run"])
+    out_name = re.search(r"--out (shard-.*?\.json)", test_run).group(1)
+    glob = re.search(r"shards/(\S+\.json)", merge).group(1)
+    recipes = workflow()["env"]["RECIPES"].split()
+    assert "ruby-3.3.8-fixtures" in recipes
+    for mine in recipes:
+        for other in recipes:
+            written = out_name.replace("${{ matrix.recipe }}", other).replace("${{ matrix.shard }}", "1")
+            assert fnmatch.fnmatchcase(written, glob.replace("$id", mine)) == (mine == other), (mine, other)
 
 
 def test_documented_files_exist() -> None:

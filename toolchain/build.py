@@ -401,13 +401,10 @@ def _configure(recipe: Recipe, ctx: dict[str, Any], out: Path) -> None:
             cmd.run(argv, cwd=out, env=cache.prepare(env), log=log_path(recipe))
         except CommandError:
             cache.finish(ok=False)
-            if not cache.hit or attempt == 2:
-                raise
-            print(f"configure cache: {recipe.id}: configure failed with the cached answers of "
-                  f"{cache.entry} (now dropped); it runs again without them")
-            continue
-        except BaseException:
-            cache.finish(ok=False)
+            if cache.hit and attempt == 1:
+                print(f"configure cache: {recipe.id}: configure failed with the cached answers of "
+                      f"{cache.entry} (now dropped); it runs again without them")
+                continue
             raise
         print(f"configure cache: {recipe.id}: {cache.finish(ok=True)}")
         return

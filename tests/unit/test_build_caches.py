@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from toolchain import build, compiler_cache, configure_cache, hostpaths, recipe, toolcache
+from toolchain.errors import CommandError
 
 PYTHON = next(r for r in recipe.discover() if r.id == "python-3.13.5")
 CCACHE = "/usr/bin/ccache"
@@ -228,3 +229,40 @@ def test_no_cache_for_a_hand_written_configure_or_when_it_is_off(configure_tree:
     monkeypatch.setenv("WASIPORTS_CONFIGURE_CACHE", "0")
     off = session(configure_tree)
     assert off.prepare({}) == {} and off.finish(ok=True) == "off"
+
+
+def test_a_configure_that_fails_with_cached_answers_runs_once_more_without_them(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    xz = next(r for r in recipe.discover() if r.id == "xz-5.8.1")
+    monkeypatch.setenv("WASIPORTS_CONFIGURE_CACHE", "1")
+    out = build.host_dir(xz)
+    out.mkdir(parents=True)
+    build.work_dir(xz).mkdir(parents=True, exist_ok=True)
+    argv0 = build.configure_argv(xz, build.context(xz))[0]
+    (out / argv0).parent.mkdir(parents=True, exist_ok=True)
+    (out / argv0).write_text(AUTOCONF_SCRIPT)
+    runs: list[bool] = []
+
+    def fake_run(argv: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> str:
+        local = build.work_dir(xz) / "config.cache"
+        runs.append(local.is_file())  # whether this run was given cached answers
+        if len(runs) == 2:
+            raise CommandError("configure: error: changes in the environment can compromise the build")
+        local.write_text("ac_cv_x=${ac_cv_x=yes}\n")
+        return ""
+
+    monkeypatch.setattr(build.cmd, "run", fake_run)
+    build._configure(xz, build.context(xz), out)  # stores the answers
+    build._configure(xz, build.context(xz), out)  # fails with them, then runs without them
+    assert runs == [False, True, False]
+    assert list(configure_cache.cache_dir().glob("xz-5.8.1-*.cache")), "the fresh run's answers are stored"
+    runs.clear()
+
+    def always_fails(argv: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> str:
+        runs.append((build.work_dir(xz) / "config.cache").is_file())
+        raise CommandError("configure: error: C compiler cannot create executables")
+
+    monkeypatch.setattr(build.cmd, "run", always_fails)
+    with pytest.raises(CommandError):
+        build._configure(xz, build.context(xz), out)
+    assert runs == [True, False], "once with the cached answers, once without, then the error"

@@ -174,12 +174,10 @@ def task_test():
     for r in INTERPRETERS:
         if not r.test.suite:
             continue
-        expectations = testing.expectations_path(r)
         yield {
             "name": r.id,
             "actions": [action(testing.test_task, r)],
-            "file_dep": [build.installed_stamp(r), dist.launcher_path(r),
-                         *([expectations] if expectations else [])],
+            "file_dep": [build.installed_stamp(r), dist.launcher_path(r), *testing.expectation_files(r)],
             "targets": [layout.results_path(r)],
             # WASIPORTS_TEST_SUBSET=ci (.ci/run) runs the recipe's test.ci_subset only.
             "uptodate": [config_changed({"subset": testing.subset_choice()})],
@@ -191,7 +189,7 @@ def task_report():
     tested = [r for r in INTERPRETERS if r.test.suite]
     # No file_dep on the results: `test` fails on a regression, and the report must still show
     # it. It reruns when any results file or expectations file changes.
-    watched = [p for r in tested for p in (layout.results_path(r), testing.expectations_path(r)) if p]
+    watched = [p for r in tested for p in (layout.results_path(r), *testing.expectation_files(r))]
     return {
         "actions": [action(report.write, tested)],
         "targets": [report.report_dir() / "index.html", report.report_dir() / "report.json"],

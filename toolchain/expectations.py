@@ -22,6 +22,9 @@ problem, each with a reason::
     outcome = "fail"
     reason = "WASI preview 1 has no threads"
 
+A file may start with ``include = ["other.toml", …]``: files next to it whose entries come
+first (a variant's file shares its recipe's entries this way, and lists only what differs).
+
 An entry without ``case`` covers the unit as a whole (and every case in it). ``fail`` covers the
 outcomes fail and error; ``crash``, ``timeout`` and ``skip`` only themselves, so a unit expected
 to fail that now crashes is a regression. An entry with ``message`` covers only failing cases
@@ -41,7 +44,7 @@ import fnmatch
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -117,6 +120,7 @@ class Expectation(BaseModel):
 class _File(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    include: tuple[Annotated[str, Field(pattern=r"^[^/\\]+\.toml$")], ...] = ()
     expect: tuple[Expectation, ...] = ()
 
 
@@ -154,15 +158,22 @@ class Expectations:
                 if e.case is not None and e.outcome == "skip"]
 
 
-def loads(text: str, *, source: str = "<string>") -> Expectations:
-    """Parse and validate expectations; every problem is reported with its key path."""
+def _parse(text: str, source: str) -> _File:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise RecipeError(f"{source}: not valid TOML: {e}") from None
-    parsed = validate(_File, data, source=source,
-                      hint="each [[expect]] needs unit, outcome (fail|skip|crash|timeout) and "
-                      "reason; case, message and link are optional")
+    return validate(_File, data, source=source,
+                    hint="each [[expect]] needs unit, outcome (fail|skip|crash|timeout) and "
+                    "reason; case, message and link are optional; include names files next to this one")
+
+
+def loads(text: str, *, source: str = "<string>") -> Expectations:
+    """Parse and validate expectations; every problem is reported with its key path.
+    (A text has no directory: its ``include`` is refused; :func:`load` reads files with theirs.)"""
+    parsed = _parse(text, source)
+    if parsed.include:
+        raise RecipeError(f"{source}: include: only a file's expectations can include others")
     return Expectations(parsed.expect, source)
 
 
@@ -174,15 +185,37 @@ def for_recipe(recipe: Recipe) -> Expectations:
 
 
 def load(path: Path) -> Expectations:
-    """Read an expectations file (a missing file is an error: pass none for no expectations)."""
+    """Read an expectations file and the files it includes (a missing file is an error: pass
+    none for no expectations)."""
+    entries: list[Expectation] = []
+    for _, parsed in _read_tree(path):
+        entries.extend(parsed.expect)
+    return Expectations(tuple(entries), display(path))
+
+
+def files(path: Path) -> list[Path]:
+    """The expectations file and every file it includes: what its entries come from."""
+    return [p for p, _ in _read_tree(path)]
+
+
+def _read_tree(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, _File]]:
+    """``path``'s included files (depth first, in order), then ``path`` itself."""
     shown = display(path)
+    if path in seen:
+        raise RecipeError(f"{display(seen[-1])}: include: {path.name} leads back to itself",
+                          hint="the includes form a cycle: remove one of them")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RecipeError(f"{shown}: no such expectations file") from None
+        where = f" (included by {display(seen[-1])})" if seen else ""
+        raise RecipeError(f"{shown}: no such expectations file{where}") from None
     except OSError as e:
         raise RecipeError(f"{shown}: cannot read", why=str(e)) from None
-    return loads(text, source=shown)
+    parsed = _parse(text, shown)
+    tree: list[tuple[Path, _File]] = []
+    for name in parsed.include:
+        tree.extend(_read_tree(path.parent / name, (*seen, path)))
+    return [*tree, (path, parsed)]
 
 
 # --- the gate -----------------------------------------------------------------------------------

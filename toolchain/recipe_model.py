@@ -325,6 +325,10 @@ class Variant(_Strict):
     depends: list[str] | None = Field(default=None, description="replaces the recipe's depends")
     smoke: Smoke | None = Field(default=None, description="replaces the recipe's smoke check")
     test: Test | None = Field(default=None, description="replaces [test]; default: no test suite")
+    post_install: list[Step] | None = Field(
+        default=None, description="replaces build.post_install (the steps run on the installed stage)")
+    limits: list[Annotated[str, Field(min_length=3)]] | None = Field(
+        default=None, description="replaces artifact.limits (the known limits in the artifact's README)")
     release: bool = Field(
         default=True,
         description="false: a build for testing only, never released: dist/<id>-wasi/ is assembled "
@@ -388,7 +392,11 @@ class Recipe(_Strict):
             "variant": name,
             "variants": {},
             "summary": f"{self.summary} ({name}: {v.summary})",
-            "build": self.build.model_copy(update={"configure": configure}),
+            "build": self.build.model_copy(update={
+                "configure": configure,
+                "post_install": self.build.post_install if v.post_install is None else v.post_install}),
+            "artifact": (self.artifact if v.limits is None or self.artifact is None
+                         else self.artifact.model_copy(update={"limits": v.limits})),
             "depends": self.depends if v.depends is None else v.depends,
             "smoke": v.smoke or self.smoke,
             "test": v.test or Test(),

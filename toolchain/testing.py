@@ -21,6 +21,12 @@ def expectations_path(recipe: Recipe) -> Path | None:
     return recipe.path.parent / recipe.test.expectations
 
 
+def expectation_files(recipe: Recipe) -> list[Path]:
+    """The recipe's expectations file and the files it includes (none without one)."""
+    path = expectations_path(recipe)
+    return expectations.files(path) if path else []
+
+
 def run_tests(recipe: Recipe, *, units: Sequence[str] = (), shard: tuple[int, int] | None = None,
               workers: int | None = None, out: Path | None = None, subset: str | None = None) -> SuiteRun:
     """Run the suite (or some units, or one shard), write the results, print the verdict.

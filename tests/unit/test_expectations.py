@@ -84,6 +84,38 @@ def test_load_a_good_file(tmp_path: Path) -> None:
     assert expectations.loads("").entries == ()
 
 
+def test_a_file_includes_files_next_to_it(tmp_path: Path) -> None:
+    (tmp_path / "shared.toml").write_text('include = ["base.toml"]\n' + GOOD.replace("test_socket", "test_shared"))
+    (tmp_path / "base.toml").write_text('[[expect]]\nunit = "test_base"\noutcome = "skip"\nreason = "why"\n')
+    (tmp_path / "variant.toml").write_text('include = ["shared.toml"]\n\n[[expect]]\nunit = "test_own"\n'
+                                           'outcome = "fail"\nreason = "why"\n')
+    loaded = expectations.load(tmp_path / "variant.toml")
+    assert [e.unit for e in loaded.entries] == ["test_base", "test_shared", "test_os", "test_recursion", "test_own"]
+    assert loaded.source == str(tmp_path / "variant.toml")
+    assert expectations.files(tmp_path / "variant.toml") == [
+        tmp_path / "base.toml", tmp_path / "shared.toml", tmp_path / "variant.toml"]
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"a.toml": 'include = ["gone.toml"]\n'}, r"gone\.toml: no such expectations file \(included by .*a\.toml\)"),
+        ({"a.toml": 'include = ["b.toml"]\n', "b.toml": 'include = ["a.toml"]\n'},
+         r"b\.toml: include: a\.toml leads back to itself"),
+        ({"a.toml": 'include = ["../a.toml"]\n'}, r"a\.toml: include\.0: String should match pattern"),
+        ({"a.toml": 'include = ["b.toml"]\n[[expect]]\nunit = "x"\noutcome = "skip"\nreason = "r"\n',
+          "b.toml": '[[expect]]\nunit = "x"\noutcome = "skip"\nreason = "r"\n'}, r"a\.toml: expect\.1: repeats expect\.0 \(x\)"),
+    ],
+)  # fmt: skip
+def test_bad_includes_are_named(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(RecipeError, match=message):
+        expectations.load(tmp_path / "a.toml")
+    with pytest.raises(RecipeError, match="only a file's expectations can include others"):
+        expectations.loads('include = ["b.toml"]\n')
+
+
 def test_missing_reason_names_file_and_key_path() -> None:
     text = GOOD + '\n[[expect]]\nunit = "test_x"\noutcome = "fail"\n'
     with pytest.raises(RecipeError) as info:

@@ -177,6 +177,20 @@ def test_a_test_only_variant_is_never_released() -> None:
         publish.plan(fixtures, "localhost:5000/wasiports")
 
 
+def test_a_variant_replaces_post_install_and_limits() -> None:
+    found = {r.id: r for r in recipe.discover()}
+    full, fibers, slim = found["php-8.2.32"], found["php-8.2.32-fibers"], found["php-8.2.32-slim"]
+    assert "--enable-fiber-asyncify" in fibers.build.configure
+    assert [s.run[1] for s in fibers.build.post_install] == ["--asyncify", "--asyncify"]
+    assert all("--translate-to-exnref" in s.run for s in full.build.post_install)
+    assert slim.build.post_install == full.build.post_install, "not listed: the recipe's steps"
+    assert fibers.artifact and full.artifact and slim.artifact
+    assert any("Asyncify" in line for line in fibers.artifact.limits)
+    assert any("Fibers are compiled out" in line for line in full.artifact.limits)
+    assert slim.artifact.limits == full.artifact.limits
+    assert fibers.test.expectations == "expectations/8.2.32-fibers.toml"
+
+
 def test_variant_removing_an_unknown_argument_is_named(tmp_path: Path, good: dict) -> None:
     good["variants"] = {"tiny": {"summary": "less", "configure_remove": ["--with-nothing"]}}
     with pytest.raises(RecipeError, match=r"variants.tiny.configure_remove: '--with-nothing' is not in build.configure"):

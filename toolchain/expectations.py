@@ -41,6 +41,7 @@ expected failures ``xpass``. Whole-unit skips reported by the suite itself are n
 from __future__ import annotations
 
 import fnmatch
+import functools
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,9 +194,17 @@ def load(path: Path) -> Expectations:
     return Expectations(tuple(entries), display(path))
 
 
-def files(path: Path) -> list[Path]:
-    """The expectations file and every file it includes: what its entries come from."""
-    return [p for p, _ in _read_tree(path)]
+@functools.cache
+def files(path: Path, _seen: tuple[Path, ...] = ()) -> list[Path]:
+    """The expectations file and every file it includes: what its entries come from. For
+    dodo's file_dep, at every start: it reads only the includes, once per file and process, and
+    leaves bad files (unreadable, invalid, an include cycle) for :func:`load` to name."""
+    try:
+        include = tomllib.loads(path.read_text(encoding="utf-8")).get("include", [])
+    except (OSError, tomllib.TOMLDecodeError):
+        return [path]
+    return [*(p for name in include if isinstance(name, str) and path.parent / name not in (*_seen, path)
+              for p in files(path.parent / name, (*_seen, path))), path]
 
 
 def _read_tree(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, _File]]:

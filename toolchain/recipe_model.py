@@ -327,8 +327,9 @@ class Variant(_Strict):
     test: Test | None = Field(default=None, description="replaces [test]; default: no test suite")
     post_install: list[Step] | None = Field(
         default=None, description="replaces build.post_install (the steps run on the installed stage)")
-    limits: list[Annotated[str, Field(min_length=3)]] | None = Field(
-        default=None, description="replaces artifact.limits (the known limits in the artifact's README)")
+    limits_remove: list[str] = Field(default_factory=list, description="artifact.limits left out")
+    limits_add: list[Annotated[str, Field(min_length=3)]] = Field(
+        default_factory=list, description="artifact.limits added (known limits, for the artifact's README)")
     release: bool = Field(
         default=True,
         description="false: a build for testing only, never released: dist/<id>-wasi/ is assembled "
@@ -388,6 +389,14 @@ class Recipe(_Strict):
             raise RecipeError(f"{display(self.path)}: variants.{name}.configure_remove: "
                               f"{missing[0]!r} is not in build.configure")
         configure = [a for a in self.build.configure if a not in v.configure_remove] + v.configure_add
+        artifact = self.artifact
+        if artifact is not None and (v.limits_remove or v.limits_add):
+            gone = [line for line in v.limits_remove if line not in artifact.limits]
+            if gone:
+                raise RecipeError(f"{display(self.path)}: variants.{name}.limits_remove: "
+                                  f"{gone[0]!r} is not in artifact.limits")
+            limits = [line for line in artifact.limits if line not in v.limits_remove] + v.limits_add
+            artifact = artifact.model_copy(update={"limits": limits})
         return self.model_copy(update={
             "variant": name,
             "variants": {},
@@ -395,8 +404,7 @@ class Recipe(_Strict):
             "build": self.build.model_copy(update={
                 "configure": configure,
                 "post_install": self.build.post_install if v.post_install is None else v.post_install}),
-            "artifact": (self.artifact if v.limits is None or self.artifact is None
-                         else self.artifact.model_copy(update={"limits": v.limits})),
+            "artifact": artifact,
             "depends": self.depends if v.depends is None else v.depends,
             "smoke": v.smoke or self.smoke,
             "test": v.test or Test(),

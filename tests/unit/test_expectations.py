@@ -112,6 +112,7 @@ def test_bad_includes_are_named(tmp_path: Path, files: dict[str, str], message: 
         (tmp_path / name).write_text(text)
     with pytest.raises(RecipeError, match=message):
         expectations.load(tmp_path / "a.toml")
+    assert expectations.files(tmp_path / "a.toml")[-1] == tmp_path / "a.toml", "load() names the problem"
     with pytest.raises(RecipeError, match="only a file's expectations can include others"):
         expectations.loads('include = ["b.toml"]\n')
 

@@ -177,7 +177,7 @@ def test_a_test_only_variant_is_never_released() -> None:
         publish.plan(fixtures, "localhost:5000/wasiports")
 
 
-def test_a_variant_replaces_post_install_and_limits() -> None:
+def test_a_variant_replaces_post_install_and_edits_limits() -> None:
     found = {r.id: r for r in recipe.discover()}
     full, fibers, slim = found["php-8.2.32"], found["php-8.2.32-fibers"], found["php-8.2.32-slim"]
     assert "--enable-fiber-asyncify" in fibers.build.configure
@@ -187,6 +187,8 @@ def test_a_variant_replaces_post_install_and_limits() -> None:
     assert fibers.artifact and full.artifact and slim.artifact
     assert any("Asyncify" in line for line in fibers.artifact.limits)
     assert any("Fibers are compiled out" in line for line in full.artifact.limits)
+    assert not any("Fibers are compiled out" in line or "Wasm exceptions" in line for line in fibers.artifact.limits)
+    assert [line for line in full.artifact.limits if line in fibers.artifact.limits] == [full.artifact.limits[i] for i in (0, 2, 3)]
     assert slim.artifact.limits == full.artifact.limits
     assert fibers.test.expectations == "expectations/8.2.32-fibers.toml"
 
@@ -194,6 +196,12 @@ def test_a_variant_replaces_post_install_and_limits() -> None:
 def test_variant_removing_an_unknown_argument_is_named(tmp_path: Path, good: dict) -> None:
     good["variants"] = {"tiny": {"summary": "less", "configure_remove": ["--with-nothing"]}}
     with pytest.raises(RecipeError, match=r"variants.tiny.configure_remove: '--with-nothing' is not in build.configure"):
+        recipe.load(write(tmp_path, good)).with_variant("tiny")
+
+
+def test_variant_removing_an_unknown_limit_is_named(tmp_path: Path, good: dict) -> None:
+    good["variants"] = {"tiny": {"summary": "less", "limits_remove": ["No such limit."]}}
+    with pytest.raises(RecipeError, match=r"variants.tiny.limits_remove: 'No such limit.' is not in artifact.limits"):
         recipe.load(write(tmp_path, good)).with_variant("tiny")
 
 

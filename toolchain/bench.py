@@ -5,7 +5,9 @@ program with what it measures); the programs are in ``bench/programs/<language>/
 recipe's source tree (PHP's ``Zend/bench.php``). The columns, for one interpreter recipe:
 
 ``launcher``  ``dist/<id>-wasi/<name>``, the packaged launcher with wasiports' own runner
-``cli``       the same launcher with ``WASIPORTS_RUNNER="wasmtime run"`` (the pinned wasmtime CLI)
+``cli``       the same launcher with ``WASIPORTS_RUNNER="wasmtime run"``: the pinned wasmtime CLI,
+              its binary itself (until 2026-12-05 pip's Python script in front of it, which
+              added about 45 ms to every run of this column)
 ``native``    the interpreter built for this machine: CPython's build-python (same source and
               version); for PHP and Ruby the host's ``php8.2`` and ``ruby`` (their versions are
               recorded: Debian's, not the recipe's)

@@ -4,6 +4,7 @@ trees, a TMPDIR with a space or too long for a socket path, a server killed with
 
 from __future__ import annotations
 
+import ast
 import os
 import shlex
 import shutil
@@ -173,6 +174,22 @@ def test_wasmtime_run_as_the_runner(tmp_path: Path, toolbox: Path, work: Path) -
     out = launch(looping, cwd=work, env={"WASIPORTS_RUNNER": "wasmtime run", "PATH": path,
                                          "WASIPORTS_TIMEOUT": "1"})
     assert out.returncode != 0 and b"interrupt" in out.stderr and time.monotonic() - began < 60
+
+
+def test_wasiports_run_imports_only_the_runner(tmp_path: Path, work: Path) -> None:
+    # A packaged launcher starts `wasiports run` for every guest run: the commands' other modules
+    # (recipes, tasks, harness, release steps) would cost it a quarter of a second each time.
+    module = echo_module(tmp_path, "args")
+    probe = ("import sys\nfrom toolchain.__main__ import main\n"
+             f"code = main(['run', '--argv0', 'x', {str(module)!r}, 'a'])\n"
+             "print(sorted(m for m in sys.modules if m.startswith('toolchain')), file=sys.stderr)\n"
+             "sys.exit(code)\n")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=work, capture_output=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(paths.ROOT)})
+    assert (out.returncode, out.stdout) == (2, b"x\0a\0"), out.stderr
+    imported = set(ast.literal_eval(out.stderr.decode().strip().splitlines()[-1]))
+    assert imported == {"toolchain", "toolchain.__main__", "toolchain.errors", "toolchain.paths",
+                        "toolchain.runner", "toolchain.runner_cache", "toolchain.runner_cli"}
 
 
 def test_without_any_runner_the_launcher_says_what_to_set(tmp_path: Path, toolbox: Path, work: Path,

@@ -82,6 +82,27 @@ DEEP = {
 }
 
 
+def test_objects_held_only_by_c_frames_survive_collections_deep_in_the_stack(built: None) -> None:
+    # Each collection finds the VALUEs held in wasm locals by spilling every frame into the scan
+    # buffer (Asyncify) and scanning what was spilled (patch 0011 scans only that part). Here
+    # Enumerable#map's result arrays live only in the C frames of 150 nested map calls while
+    # full and minor collections run under them: a scan that missed them would free the arrays.
+    program = """
+def nest(depth, &blk) = depth.zero? ? blk.call : [depth].map { |d| nest(d - 1, &blk) }.first
+before = GC.count
+results = nest(150) do
+  (1..40).map do |i|
+    GC.start(full_mark: i.odd?, immediate_sweep: true)
+    200.times { "garbage" * 4 }
+    "item#{i}" * 2
+  end
+end
+puts results == (1..40).map { |i| "item#{i}" * 2 }, GC.count - before >= 40
+"""
+    out = ruby("-e", program)
+    assert (out.returncode, out.stdout.split()) == (0, ["true", "true"]), out.stderr
+
+
 @pytest.mark.parametrize("program", DEEP.values(), ids=list(DEEP))
 def test_deep_recursion_raises_system_stack_error(built: None, program: str) -> None:
     # It used to trap (`unreachable` in asyncify_stop_unwind) when an Asyncify capture of the

@@ -82,6 +82,21 @@ DEEP = {
 }
 
 
+def test_computed_floats_are_frozen_without_shapes(built: None) -> None:
+    # On wasm32 every Float result is a new heap object, frozen by its flag alone (patch 0012
+    # skips OBJ_FREEZE's shape lookups): it must still behave as a frozen, shareable value.
+    program = """
+x = 0.1 * 3
+begin; x.instance_variable_set(:@a, 1); rescue FrozenError; ivar = :frozen_error; end
+begin; def x.m; end; rescue TypeError; singleton = :type_error; end
+p [x.frozen?, ivar, singleton, x.dup.equal?(x), x.clone.frozen?, Ractor.shareable?(x),
+   Marshal.load(Marshal.dump(x)).frozen?, [x].frozen?, (x + 1).frozen?]
+"""
+    out = ruby("-e", program)
+    assert (out.returncode, out.stdout.strip()) == (
+        0, "[true, :frozen_error, :type_error, true, true, true, true, false, true]"), out.stderr
+
+
 def test_objects_held_only_by_c_frames_survive_collections_deep_in_the_stack(built: None) -> None:
     # Each collection finds the VALUEs held in wasm locals by spilling every frame into the scan
     # buffer (Asyncify) and scanning what was spilled (patch 0011 scans only that part). Here

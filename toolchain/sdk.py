@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import cmd, fetch, fileio, locks, paths, sdk_model, toolcache
+from . import cmd, fetch, fileio, hostpkgs, locks, paths, sdk_model, toolcache
 from .debian import AptState
 from .errors import FetchError, SdkError
 from .sdk_model import SDK_DATA, SdkData  # noqa: F401 (SDK_DATA: where it is read)
@@ -108,32 +108,8 @@ def from_release(data: SdkData, log: Path | None) -> SdkInfo:
     return SdkInfo.from_json(json.loads((dest / INFO_FILE).read_text()))
 
 
-def _dpkg_missing(packages: list[str], log: Path | None) -> list[str]:
-    missing = []
-    for pkg in packages:
-        try:
-            status = cmd.run(["dpkg-query", "-W", "-f=${Status}", pkg], log=log, capture=True)
-        except Exception:
-            status = ""
-        if "install ok installed" not in status:
-            missing.append(pkg)
-    return missing
-
-
 def _install_packages(packages: list[str], log: Path | None) -> None:
-    missing = _dpkg_missing(packages, log)
-    if not missing:
-        return
-    command = "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y " + " ".join(missing)
-    if os.geteuid() != 0:
-        raise SdkError(
-            "the Debian LLVM packages for the WASI SDK are not installed",
-            why="missing: " + ", ".join(missing) + "; installing them needs root",
-            hint=f"run as root: {command}",
-        )
-    env = {"DEBIAN_FRONTEND": "noninteractive"}
-    cmd.run(["apt-get", "update"], env=env, log=log)
-    cmd.run(["apt-get", "install", "-y", "--no-install-recommends", *missing], env=env, log=log)
+    hostpkgs.ensure(packages, "the WASI SDK assembled from Debian's LLVM", log=log, error=SdkError)
 
 
 def _wrapper(target: str, tool: Path, sysroot: Path) -> str:

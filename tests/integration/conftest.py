@@ -27,6 +27,13 @@ def smoke(recipe_id: str) -> None:
         pytest.fail(f"pipeline failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
 
 
+def native(recipe_id: str) -> None:
+    """Build ``recipe_id``'s bench.native interpreter (``doit native:<id>``), or find it up to date."""
+    result = doit(f"native:{recipe_id}")
+    if result.returncode != 0:
+        pytest.fail(f"native build failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+
+
 @pytest.fixture(scope="session")
 def python_built() -> None:
     smoke(PYTHON_ID)

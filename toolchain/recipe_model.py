@@ -168,13 +168,20 @@ class NativeBuild(_Strict):
     produces: str = Field(description="path, relative to the native build dir, of what it makes")
 
 
-class BenchNative(NativeBuild):
+class BenchNative(_Strict):
     """The interpreter built for this machine from the same patched source tree, for the native
-    column of ``wasiports bench`` (``doit native:<id>``; not part of the wasm build). Its compiler
-    is ``{{ host_clang }}``, the host's clang of the SDK's version, so the two columns differ in
+    column of ``wasiports bench`` (``doit native:<id>``; not part of the wasm build). Its configure
+    line is build.configure's, less the wasm-only switches, plus the native ones
+    (:meth:`Recipe.bench_native_build`), so both builds keep one extension list. Its compiler is
+    ``{{ host_clang }}``, the host's clang of the SDK's version, so the two columns differ in
     their target, not their compiler."""
 
     why: str = Field(min_length=10, description="what it is for, and how its switches follow build.configure")
+    configure_remove: list[str] = Field(default_factory=list, description="build.configure's wasm-only entries")
+    configure_add: list[str] = Field(default_factory=list, description="native-only switches (the prefix, …)")
+    make: list[str] = Field(default_factory=lambda: ["all"])
+    env: dict[str, str] = Field(default_factory=dict)
+    produces: str = Field(description="path, relative to the native build dir, of what it makes")
     packages: list[str] = Field(default_factory=list,
                                 description="Debian packages it needs (headers of the libraries its "
                                 "extensions link), installed as root when missing")
@@ -390,6 +397,14 @@ class Recipe(_Strict):
         return value
 
     @model_validator(mode="after")
+    def _bench_native_removes_what_is_there(self) -> Recipe:
+        native = self.bench.native
+        missing = [a for a in native.configure_remove if a not in self.build.configure] if native else []
+        if missing:
+            raise ValueError(f"bench.native.configure_remove: {missing[0]!r} is not in build.configure")
+        return self
+
+    @model_validator(mode="after")
     def _interpreter_has_artifact(self) -> Recipe:
         if self.kind == "interpreter" and (self.artifact is None or self.smoke is None):
             raise ValueError("an interpreter recipe needs [artifact] and [smoke] sections")
@@ -430,6 +445,15 @@ class Recipe(_Strict):
             "bench": Bench(),  # the bench times the default build only
             "release": v.release,
         })
+
+    def bench_native_build(self) -> NativeBuild | None:
+        """``bench.native`` as the native build it describes: build.configure without its
+        ``configure_remove`` entries, then its ``configure_add``."""
+        native = self.bench.native
+        if native is None:
+            return None
+        configure = [a for a in self.build.configure if a not in native.configure_remove] + native.configure_add
+        return NativeBuild(configure=configure, make=native.make, env=native.env, produces=native.produces)
 
     def files(self) -> list[Path]:
         """The recipe file and every shared file it includes: what the recipe's data comes from."""

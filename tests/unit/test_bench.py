@@ -210,3 +210,11 @@ def test_ratios_against_the_hosts_interpreter_are_reported_too(tmp_path: Path,
     assert data["geomean_host"] == {"launcher": 4.0}
     vs_host = [line for line in bench.table(data).splitlines() if line.strip().startswith("vs host")]
     assert len(vs_host) == 1 and "4.00x" in vs_host[0] and "0.50x" not in vs_host[0]
+
+
+def test_a_host_column_without_its_reason_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "programs.toml"
+    f.write_text('[php]\nnative_why = "the same source, natively"\nhost = ["php8.2"]\n'
+                 '[[php.program]]\nname = "x"\nwhat = "a thing"\n')
+    with pytest.raises(WasiportsError, match="host without host_why"):
+        bench.load(f)

@@ -271,7 +271,7 @@ def test_a_configure_that_fails_with_cached_answers_runs_once_more_without_them(
 def test_a_native_build_keeps_its_configure_answers_apart_from_the_wasm_ones(
         tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     php = next(r for r in recipe.discover() if r.id == "php-8.2.32")
-    spec = php.bench.native
+    spec = php.bench_native_build()
     assert spec is not None
     monkeypatch.setenv("WASIPORTS_CONFIGURE_CACHE", "1")
     out = build.bench_native_dir(php)

@@ -374,3 +374,15 @@ def test_build_errors_name_the_included_files_too() -> None:
 
     r = recipe.load(paths.RECIPES / "python" / "3.11.2.toml")
     assert build._where(r, "build.relabel[0]").endswith("python/3.11.2.toml (with cpython.inc.toml): build.relabel[0]")
+
+
+def test_bench_native_is_build_configure_less_its_wasm_only_entries(tmp_path: Path, good: dict) -> None:
+    wasm_only = good["build"]["configure"][1]
+    good["bench"] = {"native": {"why": "the native column of the bench", "produces": "prog",
+                                "configure_remove": [wasm_only], "configure_add": ["--native-only"]}}
+    native = recipe.load(write(tmp_path, good)).bench_native_build()
+    assert native is not None and wasm_only not in native.configure and native.configure[-1] == "--native-only"
+    assert native.configure[:-1] == [a for a in good["build"]["configure"] if a != wasm_only]
+    good["bench"]["native"]["configure_remove"] = ["--with-nothing"]
+    with pytest.raises(RecipeError, match=r"bench.native.configure_remove: '--with-nothing' is not in build.configure"):
+        recipe.load(write(tmp_path, good))

@@ -1,6 +1,8 @@
 """``wasiports`` / ``python -m toolchain``: entry points beside the doit pipeline.
 
     wasiports run [wasmtime-run options] MODULE ARGS…     run a WASI command module
+    wasiports server start|stop|status                   the user's runner server (the launchers'
+                                                         fast route; `wasiports run` starts it)
     wasiports test ID [--units U …] [--shard I/N] [--workers N] [--out FILE] [--no-gate]
                                                          run a recipe's test suite (or part of it)
     wasiports merge --out FILE RESULTS.json …            combine shard results into one run
@@ -24,7 +26,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import WasiportsError
+from .errors import RunnerError, WasiportsError
 
 # `wasiports run` is what the packaged launchers start for every guest run, so it imports only
 # the runner: the other commands' modules (recipes, doit's tasks, the harness, the release
@@ -63,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="render the report")
     rep.add_argument("--previous", type=Path)
     sub.add_parser("sdk", help="show the provisioned SDK")
+    server = sub.add_parser("server", help="the user's runner server, which the launchers use when it runs")
+    server.add_argument("action", choices=("start", "stop", "status"))
     bench = sub.add_parser("bench", help="time bench/programs.toml under the launcher, the wasmtime "
                            "CLI, the native interpreter (and WLR's python)")
     bench.add_argument("ids", nargs="*", help="interpreter recipes (default: every one packaged, variants aside)")
@@ -86,8 +90,17 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["run"]:
+        import os
+
         from . import runner_cli
 
+        if os.environ.get("WASIPORTS_SERVER", "") != "off":
+            # The launchers come here while no runner server of the user's answers: start one
+            # for the next launches (toolchain/runner_server.py, "a user's server").
+            from . import runner_server
+
+            with contextlib.suppress(OSError, RunnerError):
+                runner_server.spawn_user_server()
         return runner_cli.main(args)
     opts = _parser().parse_args(args)
     from .harness import Interrupted
@@ -165,6 +178,8 @@ def _dispatch_unlocked(opts: argparse.Namespace) -> int:
         if not chosen:
             raise WasiportsError("no packaged interpreter to bench", hint="doit dist (or scripts/build) first")
         return bench.main(chosen, runs=opts.runs, smoke=opts.smoke, only=opts.only)
+    if opts.command == "server":
+        return _server(opts.action)
     if opts.command == "sdk":
         try:
             info = build.load_sdk()
@@ -178,6 +193,24 @@ def _dispatch_unlocked(opts: argparse.Namespace) -> int:
         return 0
     _parser().print_help()
     return 2
+
+
+def _server(action: str) -> int:
+    from . import runner_server
+
+    where = runner_server.user_dir()
+    if action == "start":
+        sock = runner_server.start_user_server()
+        print(f"runner server: pid {runner_server.user_server_pid()}, socket {sock}")
+    elif action == "stop":
+        pid = runner_server.stop_user_server()
+        print(f"runner server: stopped pid {pid}" if pid else f"runner server: none runs in {where}")
+    else:
+        pid = runner_server.user_server_pid()
+        print(f"runner server: pid {pid}, socket {where / runner_server.SOCKET_NAME}" if pid
+              else f"runner server: none runs in {where}")
+        return 0 if pid else 1
+    return 0
 
 
 if __name__ == "__main__":

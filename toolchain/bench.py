@@ -4,7 +4,9 @@ The programs and their sizes are data, ``bench/programs.toml`` (one table per la
 program with what it measures); the programs are in ``bench/programs/<language>/``, or in the
 recipe's source tree (PHP's ``Zend/bench.php``). The columns, for one interpreter recipe:
 
-``launcher``  ``dist/<id>-wasi/<name>``, the packaged launcher with wasiports' own runner
+``launcher``  ``dist/<id>-wasi/<name>``, the packaged launcher as a user with wasiports installed
+              runs it after the first launch: through the user's runner server (a fork of a
+              process with wasmtime loaded; :func:`user_route`), else with a Python start per run
 ``cli``       the same launcher with ``WASIPORTS_RUNNER="wasmtime run"``: the pinned wasmtime CLI's
               binary itself (``wasmtime_cli.bin_dir()``), not pip's Python script in front of it
 ``native``    the interpreter built for this machine from the same source and version:
@@ -28,15 +30,17 @@ Results go to ``build/bench/<id>.json``. Nothing here asserts a speed.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -44,8 +48,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from . import build, dist, fileio, paths, wasmtime_cli
-from .fileio import sha256_of
 from .errors import SdkError, WasiportsError
+from .fileio import sha256_of
 from .recipe import Recipe
 
 PROGRAMS_FILE = paths.ROOT / "bench" / "programs.toml"
@@ -147,16 +151,44 @@ def _version(argv: list[str], env: dict[str, str]) -> str:
     return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else ""
 
 
-def columns(recipe: Recipe, lang: Language) -> list[Column]:
-    """The ways to run ``recipe`` here; one that cannot run says why in ``skipped``."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("WASIPORTS_")}
+def _base_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("WASIPORTS_")}
+
+
+@contextlib.contextmanager
+def user_route() -> Iterator[tuple[dict[str, str], str]]:
+    """The launcher column's variables, and what they give: the route of a user with wasiports
+    installed (``wasiports`` on ``PATH``, no ``WASIPORTS_PYTHON``), with the user's runner server
+    running (as after the first launch), in a private ``XDG_RUNTIME_DIR`` of the bench's own; the
+    server is stopped afterwards. Without a ``wasiports`` script beside this Python, the runner
+    with a Python start per run."""
+    from . import runner_server
+
+    script = Path(sys.executable).parent / "wasiports"
+    if not script.is_file():
+        yield {"WASIPORTS_PYTHON": sys.executable}, f"a Python start per run ({script} is missing)"
+        return
+    with tempfile.TemporaryDirectory(prefix="wasiports-bench-") as home:
+        env = {"PATH": f"{script.parent}{os.pathsep}{os.environ.get('PATH', '')}", "XDG_RUNTIME_DIR": home}
+        served = {**_base_env(), **env}
+        runner_server.start_user_server(served)
+        try:
+            yield env, "the user's runner server"
+        finally:
+            runner_server.stop_user_server(served)
+
+
+def columns(recipe: Recipe, lang: Language, route: dict[str, str] | None = None) -> list[Column]:
+    """The ways to run ``recipe`` here; one that cannot run says why in ``skipped``. ``route``:
+    the launcher column's variables (:func:`user_route`; default: a Python start per run)."""
+    base = _base_env()
     launcher = dist.launcher_path(recipe)
     try:  # looked up once: the cli column and WLR's both run it
         cli_dir, no_cli = wasmtime_cli.bin_dir(), ""
     except SdkError as exc:
         cli_dir, no_cli = None, exc.what
     cli_path = f"{cli_dir or ''}:{base.get('PATH', '')}"
-    ours = Column("launcher", [str(launcher)], {**base, "WASIPORTS_PYTHON": sys.executable})
+    ours = Column("launcher", [str(launcher)], {**base, **(route or {"WASIPORTS_PYTHON": sys.executable})})
     cli = Column("cli", [str(launcher)], {**base, "WASIPORTS_RUNNER": "wasmtime run", "PATH": cli_path})
     cols = [ours, cli, _native(recipe, lang, base)]
     if lang.host:
@@ -394,12 +426,23 @@ def table(data: dict[str, Any]) -> str:
 
 def main(recipes: list[Recipe], runs: int = 3, smoke: bool = False, only: list[str] | None = None) -> int:
     languages = load()
-    status = 0
     for r in recipes:
         if r.name not in languages:
             raise WasiportsError(f"no bench programs for {r.name} ({r.id})", hint=f"add [{r.name}] to {PROGRAMS_FILE}")
+    with user_route() as (route, how):
+        print(f"bench: the launcher column runs through {how}")
+        return _bench(recipes, languages, (route, how), runs, smoke, only)
+
+
+def _bench(recipes: list[Recipe], languages: dict[str, Language], route: tuple[dict[str, str], str],
+           runs: int, smoke: bool, only: list[str] | None) -> int:
+    status = 0
+    for r in recipes:
         lang = languages[r.name]
-        cols = columns(r, lang)
+        cols = columns(r, lang, route[0])
+        for c in cols:
+            if c.name == "launcher" and not c.skipped:
+                c.version = f"{c.version}; through {route[1]}"
         for c in cols:
             print(f"bench: {r.id}: {c.name}: " + (f"skipped: {c.skipped}" if c.skipped else " ".join(c.argv)))
         if all(c.skipped for c in cols if c.name in ("launcher", "cli")):

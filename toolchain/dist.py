@@ -40,11 +40,15 @@ def render_launcher(recipe: Recipe, ctx: dict[str, Any], name: str, module: str)
 
     The template quotes what it pastes into the script itself (its ``sh``/``dq`` macros) and uses
     no path of the build context: the runner is found when the launcher runs."""
+    from . import runner_server
+
     art = recipe.artifact
     assert art is not None
+    served = {"dir_prefix": runner_server.USER_DIR_PREFIX, "socket": runner_server.SOCKET_NAME,
+              "client": runner_server.CLIENT_NAME}
     return render_file(recipe.template_path(art.launcher_template),
                        {**ctx, "artifact": art, "wasm_flags": wasm_flags(recipe),
-                        "launch": {"name": name, "module": module}},
+                        "launch": {"name": name, "module": module}, "served": served},
                        where=f"{recipe.path.name}: artifact.launcher_template")
 
 

@@ -42,7 +42,10 @@ def python_built() -> None:
 @pytest.fixture(scope="session", autouse=True)
 def launchers_find_our_runner() -> Iterator[None]:
     """Packaged launchers name no path of the build machine: tests that start one directly get
-    this Python as the runner's, as the pipeline's smoke test and the harness do."""
+    this Python as the runner's, as the pipeline's smoke test and the harness do. And no test
+    starts the user's runner server (``wasiports run`` would, in /tmp) unless it says so, in a
+    directory of its own."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(runner_server.PYTHON_ENV, runner_server.runner_python())
+        mp.setenv(runner_server.SERVER_ENV, "off")
         yield

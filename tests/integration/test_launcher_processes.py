@@ -334,3 +334,110 @@ def test_sdk_wrapper_runs_a_tool_at_an_odd_path(tmp_path: Path, work: Path) -> N
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["--target=wasm32-wasi", f"--sysroot={odd}/sysroot", "-c", "a b.c"]
     assert no_command_ran(tmp_path)
+
+
+# --- a user's runner server (the launchers' route where wasiports is installed) -----------------
+
+
+@pytest.fixture
+def user_route(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A user with wasiports installed (the ``wasiports`` beside this Python on ``PATH``, no
+    ``WASIPORTS_PYTHON``) and a runtime directory of the test's own; its server stopped after."""
+    monkeypatch.delenv(runner_server.PYTHON_ENV)
+    monkeypatch.delenv(runner_server.SERVER_ENV)
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "XDG_RUNTIME_DIR": str(run)}
+    assert (Path(sys.executable).parent / "wasiports").is_file(), "wasiports is not installed beside this Python"
+    yield env
+    runner_server.stop_user_server({**os.environ, **env})
+
+
+def slow_route_fails(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    """``env`` with a ``wasiports`` on ``PATH`` that fails: a launch that succeeds was served."""
+    fake = tmp_path / "fake bin"
+    fake.mkdir(exist_ok=True)
+    (fake / "wasiports").write_text("#!/bin/sh\necho 'the slow route' >&2\nexit 99\n")
+    (fake / "wasiports").chmod(0o755)
+    return {**env, "PATH": f"{fake}:/usr/bin:/bin"}
+
+
+def wait_for_server(env: dict[str, str]) -> Path:
+    sock = runner_server.user_dir({**os.environ, **env}) / runner_server.SOCKET_NAME
+    deadline = time.monotonic() + 120
+    while not runner_server.answers(sock):
+        assert time.monotonic() < deadline, f"no runner server on {sock}"
+        time.sleep(0.1)
+    return sock
+
+
+def test_the_first_launch_starts_the_users_server_and_the_next_go_through_it(
+    tmp_path: Path, toolbox: Path, work: Path, user_route: dict[str, str]
+) -> None:
+    echo = make_launcher(tmp_path, toolbox, echo_module(tmp_path, "args"))
+    first = launch(echo, "a b", "$(touch PWNED)", cwd=work, env=user_route)
+    assert (first.returncode, first.stdout, first.stderr) == (3, b"php\0a b\0$(touch PWNED)\0", b"")
+    wait_for_server(user_route)
+    served = slow_route_fails(tmp_path, user_route)
+    again = launch(echo, "a b", "*", cwd=work, env=served)
+    assert (again.returncode, again.stdout, again.stderr) == (3, b"php\0a b\0*\0", b"")
+    # the artifact's files are read-only through the server too, and the launch's own limits hold
+    into_etc = make_launcher(tmp_path, toolbox, create_module(tmp_path, 3, "new.ini"))
+    assert launch(into_etc, cwd=work, env=served).returncode == EPERM
+    grow = make_launcher(tmp_path, toolbox, grow_module(tmp_path))
+    assert launch(grow, cwd=work, env={**served, "WASIPORTS_MAX_MEMORY": "1M"}).returncode == 101
+    # WASIPORTS_SERVER=off: the launcher does not use it
+    off = launch(echo, cwd=work, env={**served, "WASIPORTS_SERVER": "off"})
+    assert (off.returncode, off.stderr) == (99, b"the slow route\n")
+    assert no_command_ran(tmp_path)
+
+
+def test_a_second_users_server_leaves_the_first_alone(user_route: dict[str, str]) -> None:
+    env = {**os.environ, **user_route}
+    runner_server.start_user_server(env)
+    first = runner_server.user_server_pid(env)
+    second = subprocess.run([sys.executable, "-I", "-m", "toolchain.runner_server", "--user"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert (second.returncode, second.stderr) == (
+        0, f"wasiports runner server: one already runs in {runner_server.user_dir(env)}\n")
+    assert runner_server.user_server_pid(env) == first
+
+
+def test_an_idle_users_server_exits_by_itself(user_route: dict[str, str]) -> None:
+    env = {**os.environ, **user_route, runner_server.IDLE_ENV: "0.5"}
+    sock = runner_server.start_user_server(env)
+    pid = runner_server.user_server_pid(env)
+    assert pid is not None
+    deadline = time.monotonic() + 60
+    while alive(pid):
+        assert time.monotonic() < deadline, "the idle server did not exit"
+        time.sleep(0.1)
+    assert not sock.exists()
+    log = (runner_server.user_dir(env) / runner_server.LOG_NAME).read_text()
+    assert log.splitlines()[-1] == "wasiports runner server: no launch for 0.5 s"
+
+
+def test_the_launcher_ignores_a_server_directory_of_another_user(
+    tmp_path: Path, toolbox: Path, work: Path, user_route: dict[str, str]
+) -> None:
+    if os.getuid() != 0:
+        pytest.skip("needs root, to give the directory to another user (CI runs as root)")
+    directory = runner_server.user_dir({**os.environ, **user_route})
+    directory.mkdir(mode=0o700)
+    planted = directory / runner_server.CLIENT_NAME
+    planted.write_text(f"#!/bin/sh\ntouch {shlex.quote(str(tmp_path / 'PWNED'))}\n")
+    planted.chmod(0o755)
+    listening = runner_server._listen(directory / runner_server.SOCKET_NAME)
+    try:
+        os.chown(directory, 65534, 65534)
+        os.chown(planted, 65534, 65534)
+        echo = make_launcher(tmp_path, toolbox, echo_module(tmp_path, "args"))
+        out = launch(echo, cwd=work, env=slow_route_fails(tmp_path, user_route))
+        assert (out.returncode, out.stderr) == (99, b"the slow route\n")  # not the planted client
+        assert no_command_ran(tmp_path)
+        with pytest.raises(RunnerError, match="refusing the runner server directory") as raised:
+            runner_server.serve_user({**os.environ, **user_route})
+        assert "belongs to uid 65534" in raised.value.why
+    finally:
+        listening.close()
+        os.chown(directory, 0, 0)

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
@@ -108,7 +109,8 @@ def outside(tmp_path: Path, installed: Path) -> tuple[Path, dict[str, str]]:
     work.mkdir()
     env = {"PATH": f"{installed / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path / "home"),
            "LANG": "C.UTF-8", "WASIPORTS_CACHE": str(tmp_path / "cache"),
-           "WASIPORTS_BUILD_DIR": str(tmp_path / "build"), "WASIPORTS_DIST_DIR": str(tmp_path / "dist")}
+           "WASIPORTS_BUILD_DIR": str(tmp_path / "build"), "WASIPORTS_DIST_DIR": str(tmp_path / "dist"),
+           "WASIPORTS_SERVER": "off"}
     return work, env
 
 
@@ -137,6 +139,35 @@ def test_run_a_wat_module(outside: tuple[Path, dict[str, str]]) -> None:
     (work / "hello.wasm").write_bytes(wasmtime.wat2wasm(HELLO))
     result = sh(["wasiports", "run", "hello.wasm"], cwd=work, env=env)
     assert (result.returncode, result.stdout) == (7, "hello from wasm\n"), result.stderr
+
+
+def test_the_installed_package_serves_launches(outside: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    # `wasiports run` starts the user's runner server from the wheel (its client is the wheel's
+    # runner_client.py); `wasiports server` reports and stops it.
+    from toolchain import runner_server
+
+    work, env = outside
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    env = {**env, "XDG_RUNTIME_DIR": str(run)}
+    del env["WASIPORTS_SERVER"]
+    (work / "hello.wasm").write_bytes(wasmtime.wat2wasm(HELLO))
+    try:
+        result = sh(["wasiports", "run", "hello.wasm"], cwd=work, env=env)
+        assert (result.returncode, result.stdout) == (7, "hello from wasm\n"), result.stderr
+        sock = runner_server.user_dir(env) / runner_server.SOCKET_NAME
+        deadline = time.monotonic() + 120
+        while not runner_server.answers(sock):
+            assert time.monotonic() < deadline, "no runner server after `wasiports run`"
+            time.sleep(0.1)
+        client = runner_server.user_dir(env) / runner_server.CLIENT_NAME
+        served = sh([client, sock, "hello.wasm"], cwd=work, env=env)
+        assert (served.returncode, served.stdout) == (7, "hello from wasm\n"), served.stderr
+        assert "runner server: pid" in ok(sh(["wasiports", "server", "status"], cwd=work, env=env))
+    finally:
+        stopped = sh(["wasiports", "server", "stop"], cwd=work, env=env)
+    assert stopped.returncode == 0 and "stopped pid" in stopped.stdout, stopped.stderr
+    assert sh(["wasiports", "server", "status"], cwd=work, env=env).returncode == 1
 
 
 def test_merge_shards(outside: tuple[Path, dict[str, str]]) -> None:

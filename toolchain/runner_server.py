@@ -223,6 +223,11 @@ def serve(path: Path, idle_exit: float | None = None,
     was replaced on disk). Launches still running then are waited for. Returns why it stopped."""
     from . import runner_cli  # noqa: F401 - imported once here (with the runner), inherited by every child
 
+    # wasmtime sets up its process-wide state (its trap handlers) with the first engine: done
+    # here once, before any thread exists, instead of in every child (about 2 ms a launch).
+    import wasmtime
+
+    wasmtime.Engine()
     server = _listen(path)
     listening = os.stat(path).st_ino
     me = os.getpid()

@@ -441,3 +441,36 @@ def test_the_launcher_ignores_a_server_directory_of_another_user(
     finally:
         listening.close()
         os.chown(directory, 0, 0)
+
+
+def test_a_retiring_server_lets_running_launches_finish_and_takes_no_new_one(tmp_path: Path) -> None:
+    # A user's server retires when its code changes on disk; here the "change" is a flag file.
+    # It stops listening at once (new launches go the slow way) but a launch already running
+    # ends with its own status, not the client's "ended without a status" (134).
+    sock, flag = tmp_path / "r.sock", tmp_path / "changed"
+    script = ("import sys\nfrom pathlib import Path\nfrom toolchain import runner_server\n"
+              f"flag = Path({str(flag)!r})\n"
+              f"why = runner_server.serve(Path({str(sock)!r}), changed=lambda: 'retired' if flag.exists() else None)\n"
+              "print('returned:', why, flush=True)\n")
+    server = subprocess.Popen([sys.executable, "-c", script], cwd=paths.ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not runner_server.answers(sock):
+            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read() if server.stderr else ""
+            time.sleep(0.05)
+        client = paths.ROOT / "toolchain" / "runner_client.py"
+        env = {k: v for k, v in os.environ.items() if k not in OURS}
+        launch = subprocess.Popen([sys.executable, "-I", "-S", str(client), str(sock), "--timeout", "3",
+                                   str(loop_module(tmp_path))], env=env, stderr=subprocess.PIPE)
+        time.sleep(0.5)  # connected (served, or waiting in the backlog: both are served)
+        flag.touch()
+        _, err = launch.communicate(timeout=60)
+        assert launch.returncode == 124, err  # the runner's timeout: the launch ran to its end
+        out, _ = server.communicate(timeout=60)
+        assert server.returncode == 0 and out.splitlines()[-1] == "returned: retired", out
+        assert not sock.exists()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()

@@ -230,8 +230,8 @@ def rendered_config(recipe: Recipe) -> dict[str, Any]:
         "env": env,
         "config_site": config_site_text(recipe, ctx),
         "native": recipe.build.native.model_dump() if recipe.build.native else None,
-        "pre_configure": [[render(a, ctx, where=_where(recipe, f"build.pre_configure[{i}]")) for a in step.run]
-                          for i, step in enumerate(recipe.build.pre_configure)],
+        "pre_configure": [argv for argv, _cwd in rendered_steps(recipe, recipe.build.pre_configure, ctx,
+                                                                "build.pre_configure")],
         "make": make_args(recipe, ctx, "make"),
         "install": make_args(recipe, ctx, "install"),
         "depends": [d.id for d in dependencies(recipe)],
@@ -380,12 +380,21 @@ def _native_build(recipe: Recipe, ctx: dict[str, Any], native: NativeBuild, out:
     stamp.write_text(key)
 
 
-def _steps(recipe: Recipe, steps: list[Any], ctx: dict[str, Any], key: str) -> None:
+def rendered_steps(recipe: Recipe, steps: list[Any], ctx: dict[str, Any],
+                   key: str) -> list[tuple[list[str], Path]]:
+    """Each step's command line and directory, rendered; a step with ``each`` once per value."""
+    out = []
     for i, step in enumerate(steps):
         where = _where(recipe, f"{key}[{i}]")
-        argv = [render(a, ctx, where=where) for a in step.run]
-        cmd.run(argv, cwd=Path(render(step.cwd, ctx, where=where)), env=compiler_cache.environment(),
-                log=log_path(recipe))
+        for item in step.each or [None]:
+            c = ctx if item is None else {**ctx, "item": item}
+            out.append(([render(a, c, where=where) for a in step.run], Path(render(step.cwd, c, where=where))))
+    return out
+
+
+def _steps(recipe: Recipe, steps: list[Any], ctx: dict[str, Any], key: str) -> None:
+    for argv, cwd in rendered_steps(recipe, steps, ctx, key):
+        cmd.run(argv, cwd=cwd, env=compiler_cache.environment(), log=log_path(recipe))
 
 
 def _relabel(recipe: Recipe, ctx: dict[str, Any], after: str) -> None:

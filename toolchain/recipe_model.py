@@ -9,7 +9,16 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from . import paths
 from .errors import RecipeError
@@ -140,11 +149,32 @@ class ConfigSiteEntry(_Strict):
 
 
 class Step(_Strict):
-    """One command; strings are Jinja2 templates rendered with the build context."""
+    """One command; strings are Jinja2 templates rendered with the build context. With ``each``,
+    the command runs once per value, which ``run`` and ``cwd`` name as ``{{ item }}`` (the same
+    step on several files, written once)."""
 
     run: list[str] = Field(min_length=1)
     cwd: str = "{{ build_dir }}"
     why: str = ""
+    each: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _each_is_used(self) -> Step:
+        used = any("item" in part for part in (*self.run, self.cwd))
+        if self.each and not used:
+            raise ValueError("each is set but run and cwd never name {{ item }}")
+        if used and not self.each:
+            raise ValueError("run or cwd names {{ item }} but each is empty")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_empty_each(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # A step without `each` dumps as before the field existed, so the recorded build
+        # configurations (doit's config_changed) of every recipe stay as they were.
+        data = handler(self)
+        if not self.each:
+            data.pop("each", None)
+        return data
 
 
 class Relabel(_Strict):

@@ -181,14 +181,18 @@ def test_a_variant_replaces_post_install_and_edits_limits() -> None:
     found = {r.id: r for r in recipe.discover()}
     full, fibers, slim = found["php-8.2.32"], found["php-8.2.32-fibers"], found["php-8.2.32-slim"]
     assert "--enable-fiber-asyncify" in fibers.build.configure
-    assert [s.run[1] for s in fibers.build.post_install] == ["--asyncify", "--asyncify"]
+    assert [(s.run[1], s.each) for s in fibers.build.post_install] == [("--asyncify", ["php", "php-cgi"])]
     assert all("--translate-to-exnref" in s.run for s in full.build.post_install)
     assert slim.build.post_install == full.build.post_install, "not listed: the recipe's steps"
     assert fibers.artifact and full.artifact and slim.artifact
     assert any("Asyncify" in line for line in fibers.artifact.limits)
     assert any("Fibers are compiled out" in line for line in full.artifact.limits)
     assert not any("Fibers are compiled out" in line or "Wasm exceptions" in line for line in fibers.artifact.limits)
-    assert [line for line in full.artifact.limits if line in fibers.artifact.limits] == [full.artifact.limits[i] for i in (0, 2, 3)]
+    edit = full.variants["fibers"]
+    assert edit.limits_remove and edit.limits_add
+    assert fibers.artifact.limits == [line for line in full.artifact.limits if line not in edit.limits_remove] + edit.limits_add
+    kept = ("max_execution_time cannot fire", "No opcache and no PCRE JIT")  # the removals touch neither
+    assert all(any(k in line for line in fibers.artifact.limits) for k in kept)
     assert slim.artifact.limits == full.artifact.limits
     assert fibers.test.expectations == "expectations/8.2.32-fibers.toml"
 
@@ -386,3 +390,19 @@ def test_bench_native_is_build_configure_less_its_wasm_only_entries(tmp_path: Pa
     good["bench"]["native"]["configure_remove"] = ["--with-nothing"]
     with pytest.raises(RecipeError, match=r"bench.native.configure_remove: '--with-nothing' is not in build.configure"):
         recipe.load(write(tmp_path, good))
+
+
+def test_a_step_with_each_runs_once_per_value_and_must_name_the_item(tmp_path: Path) -> None:
+    from toolchain import build
+    from toolchain.recipe_model import Step
+
+    php = next(r for r in recipe.discover() if r.id == "php-8.2.32")
+    ctx = build.context(php)
+    rendered = build.rendered_steps(php, php.build.post_install, ctx, "build.post_install")
+    assert [argv[-1].rsplit("/", 1)[-1] for argv, _cwd in rendered] == ["php", "php-cgi"]
+    assert all(argv[-3] == argv[-1] for argv, _cwd in rendered)  # wasm-opt IN -o IN
+    with pytest.raises(ValueError, match="never name"):
+        Step(run=["true"], each=["a"])
+    with pytest.raises(ValueError, match="each is empty"):
+        Step(run=["touch", "{{ item }}"])
+    assert "each" not in Step(run=["true"]).model_dump()  # recorded configurations unchanged

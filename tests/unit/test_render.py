@@ -57,8 +57,11 @@ def test_the_real_recipes_and_templates_render_in_the_sandbox() -> None:
 
     for r in recipe.discover():
         ctx = build.context(r, INFO)
-        for step in (*r.build.pre_configure, *r.build.post_install):
-            assert all(render(a, ctx, where=WHERE) for a in step.run)
+        for key in ("pre_configure", "post_install"):
+            steps = getattr(r.build, key)
+            rendered = build.rendered_steps(r, steps, ctx, f"build.{key}")
+            assert len(rendered) == sum(len(s.each) or 1 for s in steps)
+            assert all(all(argv) and "{{" not in " ".join(argv) for argv, _cwd in rendered)
         assert build.configure_argv(r, ctx) == [render(a, ctx, where=WHERE) for a in r.build.configure]
         for template in r.build.files.values():
             assert render(r.template_path(template).read_text(), ctx, where=WHERE)

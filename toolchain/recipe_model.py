@@ -379,7 +379,9 @@ class Variant(_Strict):
     configure_add: list[str] = Field(default_factory=list, description="configure arguments added")
     depends: list[str] | None = Field(default=None, description="replaces the recipe's depends")
     smoke: Smoke | None = Field(default=None, description="replaces the recipe's smoke check")
-    test: Test | None = Field(default=None, description="replaces [test]; default: no test suite")
+    test: Test | None = Field(
+        default=None, description="the recipe's [test] with the keys given here replaced (a table such as "
+                                  "host or ci_subset as a whole); default: no test suite")
     post_install: list[Step] | None = Field(
         default=None, description="replaces build.post_install (the steps run on the installed stage)")
     limits_remove: list[str] = Field(default_factory=list, description="artifact.limits left out")
@@ -471,7 +473,8 @@ class Recipe(_Strict):
             "artifact": artifact,
             "depends": self.depends if v.depends is None else v.depends,
             "smoke": v.smoke or self.smoke,
-            "test": v.test or Test(),
+            "test": Test.model_validate({**self.test.model_dump(), **v.test.model_dump(exclude_unset=True)})
+                    if v.test is not None else Test(),
             "bench": Bench(),  # the bench times the default build only
             "release": v.release,
         })

@@ -406,3 +406,13 @@ def test_a_step_with_each_runs_once_per_value_and_must_name_the_item(tmp_path: P
     with pytest.raises(ValueError, match="each is empty"):
         Step(run=["touch", "{{ item }}"])
     assert "each" not in Step(run=["true"]).model_dump()  # recorded configurations unchanged
+
+
+def test_a_variants_test_table_replaces_only_the_keys_it_gives() -> None:
+    found = {r.id: r for r in recipe.discover()}
+    full, fibers = found["php-8.2.32"], found["php-8.2.32-fibers"]
+    assert (fibers.test.suite, fibers.test.unit_timeout, fibers.test.args, fibers.test.host) == (
+        full.test.suite, full.test.unit_timeout, full.test.args, full.test.host)
+    assert fibers.test.expectations == "expectations/8.2.32-fibers.toml" != full.test.expectations
+    assert fibers.test.ci_subset is not None and fibers.test.ci_subset != full.test.ci_subset
+    assert found["php-8.2.32-slim"].test.suite == ""  # no [test] table: no suite

@@ -94,9 +94,10 @@ def main(argv: list[str] | None = None) -> int:
 
         from . import runner_cli
 
+        # The launchers come here while no runner server of the user's answers: start one for
+        # the next launches (toolchain/runner_server.py, "a user's server"). The variable is
+        # runner_server.SERVER_ENV, read by name so that `off` costs no import of that module.
         if os.environ.get("WASIPORTS_SERVER", "") != "off":
-            # The launchers come here while no runner server of the user's answers: start one
-            # for the next launches (toolchain/runner_server.py, "a user's server").
             from . import runner_server
 
             with contextlib.suppress(OSError, RunnerError):

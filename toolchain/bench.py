@@ -431,19 +431,18 @@ def main(recipes: list[Recipe], runs: int = 3, smoke: bool = False, only: list[s
             raise WasiportsError(f"no bench programs for {r.name} ({r.id})", hint=f"add [{r.name}] to {PROGRAMS_FILE}")
     with user_route() as (route, how):
         print(f"bench: the launcher column runs through {how}")
-        return _bench(recipes, languages, (route, how), runs, smoke, only)
+        return _bench(recipes, languages, route, how, runs, smoke, only)
 
 
-def _bench(recipes: list[Recipe], languages: dict[str, Language], route: tuple[dict[str, str], str],
+def _bench(recipes: list[Recipe], languages: dict[str, Language], route: dict[str, str], how: str,
            runs: int, smoke: bool, only: list[str] | None) -> int:
     status = 0
     for r in recipes:
         lang = languages[r.name]
-        cols = columns(r, lang, route[0])
+        cols = columns(r, lang, route)
         for c in cols:
             if c.name == "launcher" and not c.skipped:
-                c.version = f"{c.version}; through {route[1]}"
-        for c in cols:
+                c.version = f"{c.version}; through {how}"
             print(f"bench: {r.id}: {c.name}: " + (f"skipped: {c.skipped}" if c.skipped else " ".join(c.argv)))
         if all(c.skipped for c in cols if c.name in ("launcher", "cli")):
             raise WasiportsError(f"{r.id} is not packaged in {build.dist_dir(r)}", hint=f"doit dist:{r.id}")

@@ -148,6 +148,10 @@ class ConfigSiteEntry(_Strict):
         return var
 
 
+_ITEM = re.compile(r"{{-?\s*item\b")
+"""A template that names ``item``, the value of a step's ``each``."""
+
+
 class Step(_Strict):
     """One command; strings are Jinja2 templates rendered with the build context. With ``each``,
     the command runs once per value, which ``run`` and ``cwd`` name as ``{{ item }}`` (the same
@@ -160,7 +164,7 @@ class Step(_Strict):
 
     @model_validator(mode="after")
     def _each_is_used(self) -> Step:
-        used = any("item" in part for part in (*self.run, self.cwd))
+        used = any(_ITEM.search(part) for part in (*self.run, self.cwd))
         if self.each and not used:
             raise ValueError("each is set but run and cwd never name {{ item }}")
         if used and not self.each:

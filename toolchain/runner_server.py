@@ -388,7 +388,8 @@ def serving() -> Iterator[Path]:
 # (an upgrade), and never runs with WASIPORTS_SERVER=off.
 
 SERVER_ENV = "WASIPORTS_SERVER"
-"""``off``: no launcher or ``wasiports run`` uses or starts a user's runner server."""
+"""``off``: no launcher or ``wasiports run`` uses or starts a user's runner server. (``wasiports
+run`` reads it by name before it imports this module; the launchers' template by name too.)"""
 IDLE_ENV = "WASIPORTS_SERVER_IDLE"
 """Seconds a user's server waits for a launch before it exits (default :data:`DEFAULT_IDLE`)."""
 DEFAULT_IDLE = 900.0

@@ -25,14 +25,16 @@ def test_every_language_and_program_file_is_there() -> None:
                 assert (bench.PROGRAMS_DIR / name / p.file).is_file(), (name, p.name)
 
 
-def test_a_compare_mode_without_its_reason_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("language", "program", "refused"), [
+    ("", 'what = "a thing"\ncompare = "first-word"\n', "without compare_why"),
+    ("", "", r"php\.program\.0\.what"),
+    ('host = ["php8.2"]\n', 'what = "a thing"\n', "host without host_why"),
+], ids=["compare without compare_why", "program without what", "host without host_why"])
+def test_an_entry_without_its_reason_is_refused(tmp_path: Path, language: str, program: str, refused: str) -> None:
     f = tmp_path / "programs.toml"
-    f.write_text('[php]\nnative_why = "the same source, natively"\n'
-                 '[[php.program]]\nname = "x"\nwhat = "a thing"\ncompare = "first-word"\n')
-    with pytest.raises(WasiportsError, match="without compare_why"):
-        bench.load(f)
-    f.write_text('[php]\nnative_why = "the same source, natively"\n[[php.program]]\nname = "x"\n')
-    with pytest.raises(WasiportsError, match=r"php\.program\.0\.what"):
+    f.write_text(f'[php]\nnative_why = "the same source, natively"\n{language}'
+                 f'[[php.program]]\nname = "x"\n{program}')
+    with pytest.raises(WasiportsError, match=refused):
         bench.load(f)
 
 
@@ -212,9 +214,3 @@ def test_ratios_against_the_hosts_interpreter_are_reported_too(tmp_path: Path,
     assert len(vs_host) == 1 and "4.00x" in vs_host[0] and "0.50x" not in vs_host[0]
 
 
-def test_a_host_column_without_its_reason_is_refused(tmp_path: Path) -> None:
-    f = tmp_path / "programs.toml"
-    f.write_text('[php]\nnative_why = "the same source, natively"\nhost = ["php8.2"]\n'
-                 '[[php.program]]\nname = "x"\nwhat = "a thing"\n')
-    with pytest.raises(WasiportsError, match="host without host_why"):
-        bench.load(f)

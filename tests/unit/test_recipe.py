@@ -416,3 +416,10 @@ def test_a_variants_test_table_replaces_only_the_keys_it_gives() -> None:
     assert fibers.test.expectations == "expectations/8.2.32-fibers.toml" != full.test.expectations
     assert fibers.test.ci_subset is not None and fibers.test.ci_subset != full.test.ci_subset
     assert found["php-8.2.32-slim"].test.suite == ""  # no [test] table: no suite
+
+
+def test_only_the_template_variable_item_asks_for_each() -> None:
+    from toolchain.recipe_model import Step
+
+    assert Step(run=["cp", "items.txt", "{{ stage }}/item"]).each == []  # the word, not the variable
+    assert Step(run=["touch", "{{item}}"], each=["a"]).each == ["a"]

@@ -523,12 +523,11 @@ def _stamp(path: Path, recipe: Recipe) -> None:
 
 def timed(label: str, recipe: Recipe, func: Any) -> None:
     """Run one step and add its wall time to ``build/<id>/timings.json`` (written atomically;
-    an unreadable one is started afresh), with what ccache did in it under ``ccache.<label>``."""
-    counted = compiler_cache.stats()
+    an unreadable one is started afresh), with what ccache did in it under ``ccache.<label>``
+    (counted from the step's own stats log, ``build/<id>/ccache-<label>.log``)."""
     start = time.monotonic()
-    func(recipe)
+    cached = compiler_cache.counted(work_dir(recipe) / f"ccache-{label}.log", func, recipe)
     seconds = round(time.monotonic() - start, 1)
-    cached = compiler_cache.difference(counted, compiler_cache.stats())
     record = work_dir(recipe) / "timings.json"
     data = fileio.read_json_object(record) or {}  # a damaged record counts as none
     data[label] = seconds

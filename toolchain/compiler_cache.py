@@ -12,6 +12,11 @@ then runs the compiler with exactly the arguments it was given, so an object is 
 with and without the cache; the price is that a checkout in another directory (its paths are in
 the arguments) does not share the cached objects of this one.
 
+What a step did in the cache is counted from a stats log of its own (``CCACHE_STATSLOG``, set
+for the steps of the thread that runs :func:`counted`), not from the cache's global counters: the
+pipeline may run two recipes' steps at once (``scripts/build``), and each step's figures must be
+its own.
+
 The launcher is a build-machine detail: :func:`relabels` removes it from the files a recipe's
 ``build.relabel`` rewrites (CPython's sysconfig data, Ruby's rbconfig.rb, PHP's configure line),
 so an artifact built with the cache is the same as one built without.
@@ -21,7 +26,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
+from collections import Counter
+from collections.abc import Callable
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
 
 from . import paths
 
@@ -33,6 +42,10 @@ COUNTERS = {"hits": ("direct_cache_hit", "preprocessed_cache_hit"),
                             "output_to_stdout", "unsupported_compiler_option",
                             "unsupported_source_language")}
 """ccache's counters (``--print-stats``) summed into what the build's timings record."""
+
+_STATS_LOG: ContextVar[Path | None] = ContextVar("wasiports_ccache_stats_log", default=None)
+"""The stats log of the step this thread runs (:func:`counted`); doit runs each task in a thread
+of its own when it runs tasks in parallel, and a thread starts with an empty context."""
 
 
 def launcher() -> str:
@@ -52,9 +65,13 @@ def environment() -> dict[str, str]:
     """What a build step's environment adds for ccache (nothing when it is off)."""
     if not launcher():
         return {}
-    return {"CCACHE_DIR": str(paths.ccache_dir()),
-            "CCACHE_COMPILERCHECK": "%compiler% -v",
-            "CCACHE_MAXSIZE": os.environ.get("CCACHE_MAXSIZE", "5G")}
+    env = {"CCACHE_DIR": str(paths.ccache_dir()),
+           "CCACHE_COMPILERCHECK": "%compiler% -v",
+           "CCACHE_MAXSIZE": os.environ.get("CCACHE_MAXSIZE", "5G")}
+    log = _STATS_LOG.get()
+    if log is not None:
+        env["CCACHE_STATSLOG"] = str(log)
+    return env
 
 
 def relabels() -> list[tuple[str, str]]:
@@ -63,31 +80,26 @@ def relabels() -> list[tuple[str, str]]:
     return [(f"{found} ", "")] if found else []
 
 
-def parse_stats(text: str) -> dict[str, int]:
-    """``ccache --print-stats`` (``counter<TAB>value`` lines) summed into :data:`COUNTERS`."""
-    raw: dict[str, int] = {}
-    for line in text.splitlines():
-        name, _, value = line.partition("\t")
-        if value.strip().isdigit():
-            raw[name.strip()] = int(value)
+def parse_log(text: str) -> dict[str, int]:
+    """A stats log (``CCACHE_STATSLOG``: per compiler call a ``# <source>`` line, then one line per
+    counter it raised, the ids of ``ccache --print-stats``) summed into :data:`COUNTERS`."""
+    raw = Counter(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
     return {label: sum(raw.get(n, 0) for n in names) for label, names in COUNTERS.items()}
 
 
-def stats() -> dict[str, int] | None:
-    """The cache's counters now, or None when ccache is off or cannot say."""
-    found = launcher()
-    if not found:
+def counted(log: Path, func: Callable[..., Any], *args: Any) -> dict[str, int] | None:
+    """Run ``func(*args)`` with the compiles of its steps logged to ``log`` (emptied first), and
+    say what they added to each counter; None when ccache is off."""
+    if not launcher():
+        func(*args)
         return None
+    log.unlink(missing_ok=True)
+    token = _STATS_LOG.set(log)
     try:
-        out = subprocess.run([found, "--print-stats"], env={**os.environ, **environment()},
-                             capture_output=True, text=True, timeout=60, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return parse_stats(out)
-
-
-def difference(before: dict[str, int] | None, after: dict[str, int] | None) -> dict[str, int] | None:
-    """What a step added to each counter."""
-    if before is None or after is None:
-        return None
-    return {k: after.get(k, 0) - before.get(k, 0) for k in after}
+        func(*args)
+    finally:
+        _STATS_LOG.reset(token)
+    try:
+        return parse_log(log.read_text(errors="replace"))
+    except FileNotFoundError:  # the step compiled nothing
+        return parse_log("")

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cmd, paths
+from . import cmd, locks, paths
 from .errors import CommandError, FetchError
 
 ETC_APT = Path("/etc/apt")
@@ -154,8 +154,17 @@ class AptState:
             lines.append(f"Signed-By: {archive.signed_by}")
         return "\n".join(lines) + "\n"
 
-    def update(self, *, log: Path | None = None) -> None:
-        """Write the private source list and refresh its indexes when missing or a day old."""
+    def locked(self) -> locks.Held:
+        """This state's lock. apt-get runs on it with apt's own locking off (``Debug::NoLocking``
+        in :attr:`options`), so two fetches at once (doit's parallel tasks, two checkouts sharing
+        the cache) would each rewrite the index files the other reads: every use of the state
+        holds this lock instead."""
+        return locks.acquire(self.root / "state.lock", what=f"wasiports' apt state {self.root}",
+                             why="two apt-get runs on one state directory lose each other's index files")
+
+    def _update(self, log: Path | None) -> None:
+        """Write the private source list and refresh its indexes when missing or a day old (the
+        caller holds :meth:`locked`)."""
         for sub in ("sources.list.d", "preferences.d", "lists/partial", "cache/archives/partial"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         source_list = self.root / "wasiports.sources"
@@ -169,11 +178,12 @@ class AptState:
         stamp.touch()
 
     def _uris(self, verb: str, package: str, version: str, log: Path | None) -> list[PoolFile]:
-        self.update(log=log)
-        out = cmd.run(
-            ["apt-get", *self.options, "--print-uris", verb, f"{package}={version}"],
-            cwd=self.root, log=log, capture=True,
-        )
+        with self.locked():
+            self._update(log)
+            out = cmd.run(
+                ["apt-get", *self.options, "--print-uris", verb, f"{package}={version}"],
+                cwd=self.root, log=log, capture=True,
+            )
         files = []
         for line in out.splitlines():
             if m := _URI_LINE.match(line):
@@ -184,14 +194,15 @@ class AptState:
         """Every version of source package ``package`` in the private state's suites, with the
         sha256 of each file from the Sources index (which apt-get update verified against the
         suites' signed InRelease files)."""
-        self.update(log=log)
-        try:
-            out = cmd.run(["apt-cache", *self.options, "showsrc", package], cwd=self.root,
-                          log=log, capture=True)
-        except CommandError as exc:
-            if "Unable to find a source package" in exc.output:
-                return []
-            raise
+        with self.locked():
+            self._update(log)
+            try:
+                out = cmd.run(["apt-cache", *self.options, "showsrc", package], cwd=self.root,
+                              log=log, capture=True)
+            except CommandError as exc:
+                if "Unable to find a source package" in exc.output:
+                    return []
+                raise
         return [e for e in parse_sources(out) if e.package == package]
 
     def source_file(self, package: str, version: str, name: str, *, log: Path | None = None) -> PoolFile:

@@ -4,6 +4,7 @@ gone again from what the artifacts record), and the tool-output cache's keys, hi
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -58,14 +59,53 @@ def test_the_launcher_is_removed_from_what_the_build_records(tree: Path, with_cc
                              "'LDSHARED': '/wasiports/sdk/bin/clang -shared',\n")
 
 
-def test_ccache_counters_are_summed_per_step() -> None:
-    text = ("direct_cache_hit\t10\npreprocessed_cache_hit\t2\ncache_miss\t5\nautoconf_test\t40\n"
-            "called_for_link\t7\nstats_updated_timestamp\t1700000000\nnonsense line\n")
-    before = compiler_cache.parse_stats(text)
-    assert before == {"hits": 12, "misses": 5, "uncacheable": 47}
-    after = {"hits": 20, "misses": 5, "uncacheable": 50}
-    assert compiler_cache.difference(before, after) == {"hits": 8, "misses": 0, "uncacheable": 3}
-    assert compiler_cache.difference(None, after) is None
+def test_a_steps_ccache_counters_are_summed_from_its_stats_log() -> None:
+    log = ("# a.c\ncache_miss\ndirect_cache_miss\nlocal_storage_write\n# a.c\ndirect_cache_hit\n"
+           "local_storage_hit\n# b.c\npreprocessed_cache_hit\n# conftest.c\nautoconf_test\n"
+           "# a.o\ncalled_for_link\n\n")
+    assert compiler_cache.parse_log(log) == {"hits": 2, "misses": 1, "uncacheable": 2}
+    assert compiler_cache.parse_log("") == {"hits": 0, "misses": 0, "uncacheable": 0}
+
+
+def test_steps_running_at_once_count_only_their_own_compiles(tmp_path: Path, with_ccache: None) -> None:
+    """doit may run two recipes' steps in two threads: each step's environment names its own
+    stats log, so one step's figures hold none of the other's compiles."""
+    both_inside = threading.Barrier(2, timeout=30)
+
+    def step(counter: str, calls: int) -> None:
+        log = Path(compiler_cache.environment()["CCACHE_STATSLOG"])
+        both_inside.wait()  # the other step's log is set in its thread at the same time
+        for _ in range(calls):  # what ccache appends per compile
+            with log.open("a") as f:
+                f.write(f"# x.c\n{counter}\n")
+
+    results: dict[str, dict[str, int] | None] = {}
+
+    def run(name: str, counter: str, calls: int) -> None:
+        results[name] = compiler_cache.counted(tmp_path / f"{name}.log", step, counter, calls)
+
+    threads = [threading.Thread(target=run, args=("one", "direct_cache_hit", 3)),
+               threading.Thread(target=run, args=("two", "cache_miss", 2))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert results == {"one": {"hits": 3, "misses": 0, "uncacheable": 0},
+                       "two": {"hits": 0, "misses": 2, "uncacheable": 0}}
+    assert "CCACHE_STATSLOG" not in compiler_cache.environment(), "named only while a step runs"
+
+
+def test_a_step_that_compiles_nothing_counts_zero_and_a_stale_log_is_not_read(tmp_path: Path,
+                                                                               with_ccache: None) -> None:
+    (tmp_path / "build.log").write_text("# old.c\ncache_miss\n")
+    assert compiler_cache.counted(tmp_path / "build.log", lambda: None) == {"hits": 0, "misses": 0, "uncacheable": 0}
+
+
+def test_without_ccache_a_step_runs_and_counts_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compiler_cache.shutil, "which", lambda name: None)
+    ran = []
+    assert compiler_cache.counted(tmp_path / "build.log", ran.append, 1) is None
+    assert ran == [1] and "CCACHE_STATSLOG" not in compiler_cache.environment()
 
 
 # --- the tool-output cache -----------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,38 @@ def test_print_uris_parsing_picks_the_named_file() -> None:
     with pytest.raises(FetchError) as info:
         debian.AptState._pick(files, "python3.13", "1", "other.tar.xz")
     assert "has no file 'other.tar.xz'" in str(info.value)
+
+
+def test_two_fetches_at_once_take_turns_on_the_private_apt_state(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """doit's parallel tasks fetch two tarballs from the archive at once: their apt-get runs on
+    the one state directory (apt's own locks are off there) must not overlap."""
+    state = debian.AptState(["bookworm"], ["main"], root=tmp_path / "apt", etc=etc(tmp_path, DEB822))
+    running, most, ran = [0], [0], []
+    guard = threading.Lock()
+
+    def fake_run(argv: list[str], **kwargs: object) -> str:
+        with guard:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.2)  # long enough that two unguarded runs would meet
+        with guard:
+            running[0] -= 1
+            ran.append(argv[-2] if argv[-1] != "update" else "update")
+        return ""
+
+    monkeypatch.setattr(debian.cmd, "run", fake_run)
+    both = threading.Barrier(2, timeout=30)
+
+    def fetch(package: str) -> None:
+        both.wait()
+        state.sources(package)
+
+    threads = [threading.Thread(target=fetch, args=(name,)) for name in ("one", "two")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert most[0] == 1, "one apt-get at a time on the state"
+    assert ran.count("update") == 1, "the second finds the indexes the first refreshed"
+    assert sorted(r for r in ran if r != "update") == ["showsrc", "showsrc"]

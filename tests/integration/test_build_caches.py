@@ -42,23 +42,19 @@ def test_ccache_serves_the_second_compile_with_the_same_bytes(sdk_ready: None, o
     work = own_caches / "src"
     work.mkdir()
     (work / "hello.c").write_text(C_SOURCE)
-    env = {**os.environ, **compiler_cache.environment()}
     flags = ["-O2", "-g", "-c", "hello.c", "-o"]
 
     def compile_(command: str, out: str) -> bytes:
-        subprocess.run([*command.split(), *flags, out], cwd=work, env=env, check=True)
+        # the environment is read at each call, as a build step's is: inside counted(), it names
+        # the step's stats log
+        subprocess.run([*command.split(), *flags, out], cwd=work, check=True,
+                       env={**os.environ, **compiler_cache.environment()})
         return (work / out).read_bytes()
 
     plain = compile_(clang, "plain.o")
     objects: list[bytes] = []
-
-    def both() -> None:  # the step's environment is read inside counted(), as a build step's is
-        for out in ("first.o", "second.o"):
-            subprocess.run([*compiler_cache.wrap(clang).split(), *flags, out], cwd=work, check=True,
-                           env={**os.environ, **compiler_cache.environment()})
-            objects.append((work / out).read_bytes())
-
-    counted = compiler_cache.counted(own_caches / "step.log", both)
+    counted = compiler_cache.counted(own_caches / "step.log", lambda: objects.extend(
+        compile_(compiler_cache.wrap(clang), out) for out in ("first.o", "second.o")))
     assert counted == {"hits": 1, "misses": 1, "uncacheable": 0}, "counted from the step's own log"
     first, second = objects
     assert first == plain and second == plain, "the cache changes no byte of an object"

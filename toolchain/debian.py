@@ -154,7 +154,7 @@ class AptState:
             lines.append(f"Signed-By: {archive.signed_by}")
         return "\n".join(lines) + "\n"
 
-    def locked(self) -> locks.Held:
+    def _locked(self) -> locks.Held:
         """This state's lock. apt-get runs on it with apt's own locking off (``Debug::NoLocking``
         in :attr:`options`), so two fetches at once (doit's parallel tasks, two checkouts sharing
         the cache) would each rewrite the index files the other reads: every use of the state
@@ -164,7 +164,7 @@ class AptState:
 
     def _update(self, log: Path | None) -> None:
         """Write the private source list and refresh its indexes when missing or a day old (the
-        caller holds :meth:`locked`)."""
+        caller holds :meth:`_locked`)."""
         for sub in ("sources.list.d", "preferences.d", "lists/partial", "cache/archives/partial"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         source_list = self.root / "wasiports.sources"
@@ -178,7 +178,7 @@ class AptState:
         stamp.touch()
 
     def _uris(self, verb: str, package: str, version: str, log: Path | None) -> list[PoolFile]:
-        with self.locked():
+        with self._locked():
             self._update(log)
             out = cmd.run(
                 ["apt-get", *self.options, "--print-uris", verb, f"{package}={version}"],
@@ -194,7 +194,7 @@ class AptState:
         """Every version of source package ``package`` in the private state's suites, with the
         sha256 of each file from the Sources index (which apt-get update verified against the
         suites' signed InRelease files)."""
-        with self.locked():
+        with self._locked():
             self._update(log)
             try:
                 out = cmd.run(["apt-cache", *self.options, "showsrc", package], cwd=self.root,

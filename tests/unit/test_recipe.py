@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from toolchain import dist, paths, publish, recipe
+from toolchain import build, dist, paths, publish, recipe
+from toolchain.recipe_model import Step
 from toolchain.errors import RecipeError, WasiportsError
 
 PYTHON = paths.RECIPES / "python" / "3.13.5.toml"
@@ -374,8 +375,6 @@ def test_a_config_site_variable_set_twice_is_refused(tmp_path: Path, good: dict)
 
 
 def test_build_errors_name_the_included_files_too() -> None:
-    from toolchain import build
-
     r = recipe.load(paths.RECIPES / "python" / "3.11.2.toml")
     assert build._where(r, "build.relabel[0]").endswith("python/3.11.2.toml (with cpython.inc.toml): build.relabel[0]")
 
@@ -393,9 +392,6 @@ def test_bench_native_is_build_configure_less_its_wasm_only_entries(tmp_path: Pa
 
 
 def test_a_step_with_each_runs_once_per_value_and_must_name_the_item(tmp_path: Path) -> None:
-    from toolchain import build
-    from toolchain.recipe_model import Step
-
     php = next(r for r in recipe.discover() if r.id == "php-8.2.32")
     ctx = build.context(php)
     rendered = build.rendered_steps(php, php.build.post_install, ctx, "build.post_install")
@@ -419,7 +415,5 @@ def test_a_variants_test_table_replaces_only_the_keys_it_gives() -> None:
 
 
 def test_only_the_template_variable_item_asks_for_each() -> None:
-    from toolchain.recipe_model import Step
-
     assert Step(run=["cp", "items.txt", "{{ stage }}/item"]).each == []  # the word, not the variable
     assert Step(run=["touch", "{{item}}"], each=["a"]).each == ["a"]
